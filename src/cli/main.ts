@@ -1,0 +1,177 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Catalogue, CatalogueError } from '../classify/catalogue.js';
+import { ConfigError, resolveConfig, type ConfigSources } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { Daemon } from '../daemon.js';
+import { createLogger } from '../logger.js';
+import { PACKAGE } from '../paths.js';
+import { parseArgs, UsageError, type ParsedArgs } from './args.js';
+import { explain } from './explain.js';
+import { usage } from './help.js';
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A subcommand; `run` is the default. */
+export interface Command {
+  summary: string;
+  /** Options of its own (not config keys). */
+  options?: readonly string[];
+  booleans?: readonly string[];
+  run(args: ParsedArgs, io: Io): Promise<number>;
+}
+
+function configSources(args: ParsedArgs, env: NodeJS.ProcessEnv): ConfigSources {
+  const file = args.config ?? env.SIP_EXPORTER_CONFIG;
+  return { flags: args.flags, env, ...(file !== undefined ? { file } : {}) };
+}
+
+export const COMMANDS: Record<string, Command> = {
+  run: {
+    summary: '  sip-response-exporter [run] [flags]',
+    run: runDaemon,
+  },
+  explain: {
+    summary: '  sip-response-exporter explain CODE       what a status code means, its causes and actions',
+    async run(args, io) {
+      const text = args.positional[1];
+      if (text === undefined) throw new UsageError('explain needs a status code, e.g. explain 486');
+      const [rc, out] = explain(Catalogue.load(), text);
+      (rc === 0 ? io.out : io.err)(out);
+      return rc;
+    },
+  },
+  'check-config': {
+    summary: '  sip-response-exporter check-config FILE  validate a config file (with env and flags applied)',
+    async run(args, io) {
+      const file = args.positional[1];
+      if (file === undefined) throw new UsageError('check-config needs a file, e.g. check-config /etc/sip-response-exporter.yml');
+      resolveConfig({ flags: args.flags, env: io.env, file });
+      io.out(`${file}: configuration is valid\n`);
+      return 0;
+    },
+  },
+};
+
+async function runDaemon(args: ParsedArgs, io: Io): Promise<number> {
+  if (args.positional.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(args.positional[1])}`);
+  const sources = configSources(args, io.env);
+  const config: Config = resolveConfig(sources);
+  const logger = createLogger(config.logging.level);
+  const daemon = new Daemon(config, logger);
+  try {
+    await daemon.start();
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, 'start-up failed');
+    await daemon.stop();
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      const timer = setTimeout(() => {
+        logger.error({ timeout_ms: config.general['shutdown-timeout'] }, 'shutdown timed out; exiting anyway');
+        resolve(1);
+      }, config.general['shutdown-timeout']);
+      timer.unref();
+      daemon.stop().then(
+        () => {
+          clearTimeout(timer);
+          logger.info('stopped');
+          resolve(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'error during shutdown');
+          resolve(1);
+        },
+      );
+    };
+    const reload = (): void => {
+      try {
+        const next = resolveConfig(configSources(args, io.env));
+        daemon.reload(next).then(
+          () => {
+            daemon.pipeline.self.configReloads.inc({ result: 'success' });
+            logger.info('configuration reloaded');
+          },
+          (err: unknown) => {
+            daemon.pipeline.self.configReloads.inc({ result: 'failure' });
+            logger.error({ err: (err as Error).message }, 'configuration reload failed while restarting inputs');
+          },
+        );
+      } catch (err) {
+        daemon.pipeline.self.configReloads.inc({ result: 'failure' });
+        logger.error({ err: (err as Error).message }, 'new configuration rejected; the running one stays');
+      }
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGHUP', reload);
+  });
+}
+
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const first = argv.find((a) => !a.startsWith('-'));
+  const name = first !== undefined && first in COMMANDS ? first : 'run';
+  const cmd = COMMANDS[name] as Command;
+  try {
+    const args = parseArgs(argv, new Set(cmd.options ?? []), new Set(cmd.booleans ?? []));
+    if (name === 'run' && args.positional[0] === 'run') args.positional.shift();
+    if (name === 'run') args.positional.unshift('run');
+    if (args.version) {
+      io.out(`sip-response-exporter ${PACKAGE.version} (node ${process.version})\n`);
+      return 0;
+    }
+    if (args.help) {
+      io.out(usage(Object.entries(COMMANDS).filter(([n]) => n !== 'run').map(([, c]) => c.summary).join('\n')));
+      return 0;
+    }
+    return await cmd.run(args, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`error: ${err.message}\nRun with --help for usage.\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError || err instanceof CatalogueError) {
+      io.err(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+/** Runs the CLI on process.argv and exits with its status. */
+export function cliEntry(): void {
+  main(process.argv.slice(2), {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    env: process.env,
+  }).then(
+    (code) => {
+      process.exitCode = code;
+      // Give pino and sockets a moment to flush, then make sure nothing keeps the process alive.
+      setTimeout(() => process.exit(code), 200).unref();
+    },
+    (err: unknown) => {
+      process.stderr.write(`fatal: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+const isEntry = (() => {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+})();
+if (isEntry) cliEntry();

@@ -1,0 +1,3 @@
+// Every input registers itself here by import (node_exporter's collector pattern).
+// Each module calls registerSource() at load time.
+export { registeredSources } from './registry.js';
