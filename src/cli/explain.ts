@@ -29,13 +29,16 @@ export function explain(catalogue: Catalogue, text: string): [number, string] {
     lines.push(`  class:    ${d.class} ${d.classInfo.name}`);
     lines.push('', `${d.class}: ${d.classInfo.meaning}`);
     if (d.treatedAs) {
-      lines.push(
-        '',
-        `RFC 3261 section 8.1.3.2: a client treats an unrecognised final response like the x00 code of its class,`,
-        `so ${code} is handled as ${d.treatedAs.code} ${d.treatedAs.reason}.`,
-        code < 200 ? `(An unrecognised provisional response other than 100 is treated as 183 Session Progress.)` : '',
-        `It is counted with reason="Unrecognized" and class="${d.class}".`,
-      );
+      lines.push('');
+      if (code < 200) {
+        lines.push('RFC 3261 section 8.1.3.2: a client treats an unrecognised provisional response like 183 Session Progress.');
+      } else {
+        lines.push(
+          'RFC 3261 section 8.1.3.2: a client treats an unrecognised final response like the x00 code of its class,',
+          `so ${code} is handled as ${d.treatedAs.code} ${d.treatedAs.reason}.`,
+        );
+      }
+      lines.push(`It is counted with reason="Unrecognized" and class="${d.class}".`);
     }
   }
   return [0, lines.filter((l, i, a) => !(l === '' && a[i - 1] === '')).join('\n') + '\n'];
