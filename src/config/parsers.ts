@@ -1,6 +1,9 @@
 import { bad, ok, type KeySpec, type Parsed } from './types.js';
 
-/** Listen address: "" disables, ":PORT" means all interfaces, "HOST:PORT", "[v6]:PORT". */
+/**
+ * Listen address: "" disables, ":PORT" means all interfaces, "HOST:PORT", "[v6]:PORT". Port 0 asks the
+ * kernel for a free port (tests); the bound address is logged at start-up.
+ */
 export interface ListenAddress {
   host: string;
   port: number;
@@ -11,7 +14,7 @@ export function parseListenAddress(text: string): Parsed<ListenAddress | null> {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(text);
   if (!m) return bad(`expected HOST:PORT, :PORT, [IPv6]:PORT or "" to disable`);
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) return bad(`port ${port} is outside 1-65535`);
+  if (port > 65535) return bad(`port ${port} is outside 0-65535`);
   const host = m[1] ?? m[2] ?? '';
   return ok({ host: host === '' ? '0.0.0.0' : host, port });
 }

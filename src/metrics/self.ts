@@ -58,6 +58,11 @@ export class SelfMetrics {
     this.buildInfo.set({ version: PACKAGE.version, nodejs: process.version }, 1);
     for (const r of ['success', 'failure']) this.configReloads.inc({ result: r }, 0);
     collectDefaultMetrics({ register: registry });
+    // prom-client exposes these gauges with a _total suffix, which Prometheus reserves for counters
+    // (promtool check metrics fails on them); the per-type gauges without the suffix carry the same data.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      registry.removeSingleMetric(name);
+    }
   }
 
   eventIndex(source: Source): number {
