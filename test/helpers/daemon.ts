@@ -25,8 +25,9 @@ export interface RunningDaemon {
  * Starts the real daemon as a child process (port 0 everywhere unless args say otherwise) and waits
  * for its "started" log line.
  */
-export async function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
-  const defaults = ['--web.listen-address=127.0.0.1:0', '--hep.listen-address=', '--syslog.listen-address='];
+export async function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}, opts: { productDefaults?: boolean } = {}): Promise<RunningDaemon> {
+  // Unless a test asks for the product's own defaults, every listener not named in args is off or on port 0.
+  const defaults = opts.productDefaults ? [] : ['--web.listen-address=127.0.0.1:0', '--hep.listen-address=', '--syslog.listen-address='];
   const given = new Set(args.map((a) => a.split('=')[0]));
   const all = [...defaults.filter((d) => !given.has(d.split('=')[0])), ...args];
   const proc = spawn(process.execPath, [CLI, ...all], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
