@@ -4,6 +4,7 @@ import type { Config } from './config/schema.js';
 import type { Logger } from './logger.js';
 import { Pipeline } from './pipeline.js';
 import { startHttp, type HttpServer } from './http/server.js';
+import { loadWebConfig } from './http/webconfig.js';
 import { registeredSources } from './sources/index.js';
 import type { InputSource, SourceFactory } from './sources/registry.js';
 
@@ -23,6 +24,9 @@ export class Daemon {
   private starting = true;
   private failed = new Set<string>();
 
+  /** Called by POST /-/reload when web.enable-lifecycle is on (set by the CLI, which owns config loading). */
+  onReloadRequest: (() => Promise<void>) | undefined;
+
   constructor(private config: Config, private readonly logger: Logger, catalogue: Catalogue = Catalogue.load()) {
     this.pipeline = new Pipeline(catalogue);
   }
@@ -30,7 +34,10 @@ export class Daemon {
   async start(): Promise<void> {
     const web = this.config.web['listen-address'];
     if (web) {
+      const webConfigFile = this.config.web['config-file'];
       this.http = await startHttp({
+        ...(webConfigFile ? { web: loadWebConfig(webConfigFile) } : {}),
+        ...(this.config.web['enable-lifecycle'] ? { reload: () => (this.onReloadRequest ? this.onReloadRequest() : Promise.resolve()) } : {}),
         address: web,
         metricsPath: this.config.web['telemetry-path'],
         pipeline: this.pipeline,

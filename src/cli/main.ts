@@ -7,6 +7,7 @@ import { Daemon } from '../daemon.js';
 import { createLogger } from '../logger.js';
 import { PACKAGE } from '../paths.js';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
+import { loadWebConfig, WebConfigError } from '../http/webconfig.js';
 import { explain } from './explain.js';
 import { usage } from './help.js';
 
@@ -50,7 +51,8 @@ export const COMMANDS: Record<string, Command> = {
     async run(args, io) {
       const file = args.positional[1];
       if (file === undefined) throw new UsageError('check-config needs a file, e.g. check-config /etc/sip-response-exporter.yml');
-      resolveConfig({ flags: args.flags, env: io.env, file });
+      const config = resolveConfig({ flags: args.flags, env: io.env, file });
+      if (config.web['config-file']) loadWebConfig(config.web['config-file']);
       io.out(`${file}: configuration is valid\n`);
       return 0;
     },
@@ -61,6 +63,7 @@ async function runDaemon(args: ParsedArgs, io: Io): Promise<number> {
   if (args.positional.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(args.positional[1])}`);
   const sources = configSources(args, io.env);
   const config: Config = resolveConfig(sources);
+  if (config.web['config-file']) loadWebConfig(config.web['config-file']); // fail fast with exit 2
   const logger = createLogger(config.logging.level);
   const daemon = new Daemon(config, logger);
   try {
@@ -94,27 +97,33 @@ async function runDaemon(args: ParsedArgs, io: Io): Promise<number> {
         },
       );
     };
-    const reload = (): void => {
+    /** Validates the new config whole before touching anything; a bad one leaves the old one running. */
+    const reload = async (): Promise<void> => {
+      let next: Config;
       try {
-        const next = resolveConfig(configSources(args, io.env));
-        daemon.reload(next).then(
-          () => {
-            daemon.pipeline.self.configReloads.inc({ result: 'success' });
-            logger.info('configuration reloaded');
-          },
-          (err: unknown) => {
-            daemon.pipeline.self.configReloads.inc({ result: 'failure' });
-            logger.error({ err: (err as Error).message }, 'configuration reload failed while restarting inputs');
-          },
-        );
+        next = resolveConfig(configSources(args, io.env));
+        if (next.web['config-file']) loadWebConfig(next.web['config-file']);
       } catch (err) {
         daemon.pipeline.self.configReloads.inc({ result: 'failure' });
         logger.error({ err: (err as Error).message }, 'new configuration rejected; the running one stays');
+        throw err;
       }
+      try {
+        await daemon.reload(next);
+      } catch (err) {
+        daemon.pipeline.self.configReloads.inc({ result: 'failure' });
+        logger.error({ err: (err as Error).message }, 'configuration reload failed while restarting inputs');
+        throw err;
+      }
+      daemon.pipeline.self.configReloads.inc({ result: 'success' });
+      logger.info('configuration reloaded');
     };
+    daemon.onReloadRequest = reload;
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
-    process.on('SIGHUP', reload);
+    process.on('SIGHUP', () => {
+      reload().catch(() => undefined); // already logged and counted
+    });
   });
 }
 
@@ -140,7 +149,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       io.err(`error: ${err.message}\nRun with --help for usage.\n`);
       return 2;
     }
-    if (err instanceof ConfigError || err instanceof CatalogueError) {
+    if (err instanceof ConfigError || err instanceof CatalogueError || err instanceof WebConfigError) {
       io.err(`${err.message}\n`);
       return 2;
     }

@@ -1,4 +1,6 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Catalogue, CodeEntry } from '../classify/catalogue.js';
@@ -6,7 +8,9 @@ import { parseStatusCode } from '../classify/status.js';
 import type { ListenAddress } from '../config/parsers.js';
 import type { Logger } from '../logger.js';
 import type { Pipeline } from '../pipeline.js';
+import { basicAuth } from './auth.js';
 import { renderLanding } from './landing.js';
+import type { WebConfig } from './webconfig.js';
 
 export interface HttpOptions {
   address: ListenAddress;
@@ -18,7 +22,14 @@ export interface HttpOptions {
   inputs: () => readonly string[];
   /** True once every enabled input has started. */
   ready: () => boolean;
+  /** TLS and basic auth (web.config-file). */
+  web?: WebConfig;
+  /** When set (web.enable-lifecycle), POST /-/reload calls it. */
+  reload?: () => Promise<void>;
 }
+
+/** Health endpoints answer without credentials: probes rarely carry them and they reveal nothing. */
+const AUTH_EXEMPT = new Set(['/-/healthy', '/-/ready']);
 
 /** Catalogue entry as served by the API (field names are part of the API). */
 function entryJson(e: CodeEntry): Record<string, unknown> {
@@ -31,10 +42,48 @@ export function createApp(opts: HttpOptions): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  /** Only GET and HEAD exist on this server; everything else is 405 with an Allow header. */
+  if (opts.web?.tls?.clientAuth === 'VerifyClientCertIfGiven') {
+    // The TLS layer lets unverified certificates through in this mode; refuse them here.
+    app.use((req, res, next) => {
+      const sock = req.socket as TLSSocket;
+      const cert = sock.getPeerCertificate();
+      if (cert && Object.keys(cert).length > 0 && !sock.authorized) {
+        res.status(403).type('text/plain').send('client certificate not trusted\n');
+        return;
+      }
+      next();
+    });
+  }
+  if (opts.web && opts.web.users.size > 0) app.use(basicAuth(opts.web.users, AUTH_EXEMPT));
+
+  if (opts.reload) {
+    const reload = opts.reload;
+    app.post('/-/reload', (_req, res) => {
+      reload().then(
+        () => res.type('text/plain').send('Reloaded\n'),
+        (err: unknown) => res.status(500).type('text/plain').send(`Reload failed: ${(err as Error).message}\n`),
+      );
+    });
+    app.all('/-/reload', (_req, res) => {
+      res.set('Allow', 'POST').status(405).type('text/plain').send('use POST to reload\n');
+    });
+  }
+
+  /**
+   * Only GET and HEAD exist on this server (besides POST /-/reload); everything else is 405 with an
+   * Allow header. Nothing here reads a request body, so one is refused outright instead of buffered.
+   */
   const getOnly = (req: Request, res: Response, next: NextFunction): void => {
-    if (req.method === 'GET' || req.method === 'HEAD') return next();
-    res.set('Allow', 'GET, HEAD').status(405).type('text/plain').send(`method ${req.method} not allowed\n`);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.set('Allow', 'GET, HEAD').status(405).type('text/plain').send(`method ${req.method} not allowed\n`);
+      return;
+    }
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > 0 || req.headers['transfer-encoding'] !== undefined) {
+      res.status(413).set('Connection', 'close').type('text/plain').send('request bodies are not accepted\n');
+      return;
+    }
+    next();
   };
   app.use(getOnly);
 
@@ -97,7 +146,21 @@ export interface HttpServer {
 
 export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
   const app = createApp(opts);
-  const server = createServer({ maxHeaderSize: 16 * 1024 }, app);
+  const tls = opts.web?.tls;
+  const server: Server = tls
+    ? createTlsServer(
+        {
+          maxHeaderSize: 16 * 1024,
+          cert: tls.cert,
+          key: tls.key,
+          minVersion: tls.minVersion,
+          ...(tls.ca ? { ca: tls.ca } : {}),
+          requestCert: tls.clientAuth !== 'NoClientCert',
+          rejectUnauthorized: tls.clientAuth === 'RequireAndVerifyClientCert',
+        },
+        app,
+      )
+    : createServer({ maxHeaderSize: 16 * 1024 }, app);
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
   server.keepAliveTimeout = 65_000;
