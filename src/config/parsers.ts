@@ -1,3 +1,4 @@
+import { parseCidr } from '../net/allowlist.js';
 import { bad, ok, type KeySpec, type Parsed } from './types.js';
 
 /**
@@ -137,3 +138,10 @@ export const strList = (help: string, def: readonly string[], check?: (item: str
     return ok(out);
   },
 });
+
+/** A list of CIDR blocks (source allowlists); each item is checked when the config is loaded. */
+export const cidrList = (help: string): KeySpec<string[]> =>
+  strList(help, [], (item) => {
+    const r = parseCidr(item);
+    return typeof r === 'string' ? r : undefined;
+  });
