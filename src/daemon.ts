@@ -3,6 +3,7 @@ import { formatListenAddress } from './config/parsers.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './logger.js';
 import { Pipeline } from './pipeline.js';
+import { OtelExport, otelEnabled } from './metrics/otel/index.js';
 import { startHttp, type HttpServer } from './http/server.js';
 import { loadWebConfig } from './http/webconfig.js';
 import { registeredSources } from './sources/index.js';
@@ -20,6 +21,8 @@ interface Running {
 export class Daemon {
   readonly pipeline: Pipeline;
   private http: HttpServer | undefined;
+  /** OTLP metrics export (src/metrics/otel), when enabled. */
+  private otel: OtelExport | undefined;
   private readonly running = new Map<string, Running>();
   private starting = true;
   private failed = new Set<string>();
@@ -50,8 +53,21 @@ export class Daemon {
     for (const factory of registeredSources()) {
       if (factory.enabled(this.config)) await this.startSource(factory);
     }
+    this.startOtel();
     this.starting = false;
     this.logger.info({ web: this.http?.address() ?? null, inputs: this.addresses() }, 'sip-response-exporter started');
+  }
+
+  /** Starts the OTLP export when configured; it reads the same counters as /metrics at each export. */
+  private startOtel(): void {
+    if (otelEnabled(this.config.otel)) this.otel = new OtelExport(this.config.otel, this.pipeline, this.logger.child({ component: 'otel' }));
+  }
+
+  /** Final OTLP export, bounded so a dead collector cannot use up the whole shutdown timeout. */
+  private async stopOtel(): Promise<void> {
+    const o = this.otel;
+    this.otel = undefined;
+    await o?.shutdown(Math.min(o.config.timeout, this.config.general['shutdown-timeout'] / 2));
   }
 
   private async startSource(factory: SourceFactory): Promise<void> {
@@ -108,6 +124,10 @@ export class Daemon {
       }
       if (want) await this.startSource(factory);
     }
+    if (JSON.stringify(this.otel?.config ?? null) !== JSON.stringify(otelEnabled(next.otel) ? next.otel : null)) {
+      await this.stopOtel();
+      this.startOtel();
+    } else this.otel?.refresh();
   }
 
   async stop(): Promise<void> {
@@ -119,6 +139,7 @@ export class Daemon {
       }
       this.running.delete(name);
     }
+    await this.stopOtel();
     await this.http?.close();
   }
 }

@@ -2,12 +2,13 @@ import { general } from './sections/general.js';
 import { hep } from './sections/hep.js';
 import { log } from './sections/log.js';
 import { logging } from './sections/logging.js';
+import { otel } from './sections/otel.js';
 import { syslog } from './sections/syslog.js';
 import { web } from './sections/web.js';
 import type { KeySpec, SectionValues } from './types.js';
 
 /** All configuration sections, in the order --help and the README list them. */
-export const SCHEMA = { web, logging, hep, syslog, log, general } as const;
+export const SCHEMA = { web, logging, hep, syslog, log, otel, general } as const;
 
 export type Schema = typeof SCHEMA;
 export type Config = { [S in keyof Schema]: SectionValues<Schema[S]> };

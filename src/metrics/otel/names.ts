@@ -1,0 +1,91 @@
+import type { Attributes } from '@opentelemetry/api';
+
+/**
+ * Metric and attribute names on the OpenTelemetry side.
+ *
+ * There are no official OpenTelemetry semantic conventions for SIP, so these are our own, chosen to
+ * read like the HTTP conventions (`http.response.status_code` -> `sip.response.code`). Metric names
+ * are chosen so that an OpenTelemetry Collector's Prometheus exporter (which appends `_total` to
+ * monotonic sums and the unit suffix) produces the same metric names as our own /metrics endpoint;
+ * only the label names differ (`sip_response_code` instead of `code`). docs/opentelemetry.md lists them.
+ */
+
+/** Prometheus label -> OpenTelemetry attribute, for the SIP metrics (sip_*). */
+export const SIP_ATTRIBUTES: Readonly<Record<string, { name: string; int?: boolean }>> = {
+  code: { name: 'sip.response.code', int: true },
+  class: { name: 'sip.response.class' },
+  reason: { name: 'sip.response.reason' },
+  method: { name: 'sip.method' },
+  source: { name: 'sip.source' },
+  kind: { name: 'sip.duplicate.kind' },
+};
+
+/**
+ * Prometheus label -> attribute for the exporter's own metrics (sip_exporter_*): only the input
+ * source is renamed, so it reads the same as on the SIP metrics; reason, result and the like stay.
+ */
+export const SELF_ATTRIBUTES: Readonly<Record<string, { name: string; int?: boolean }>> = {
+  source: { name: 'sip.source' },
+};
+
+/** The three SIP counters kept in dense arrays, mirrored by observable counters. */
+export const SIP_COUNTERS = {
+  responses: { name: 'sip.responses', unit: '{response}', prom: 'sip_responses_total' },
+  requests: { name: 'sip.requests', unit: '{request}', prom: 'sip_requests_total' },
+  duplicates: { name: 'sip.response.duplicates', unit: '{response}', prom: 'sip_response_duplicates_total' },
+} as const;
+
+/** Prometheus metrics that are not mirrored: info-style gauges whose content is in the resource. */
+export const NOT_MIRRORED: ReadonlySet<string> = new Set(['sip_exporter_build_info']);
+
+/** Histograms with a hand-picked OpenTelemetry name (others follow otelName()). */
+export const HISTOGRAM_NAMES: Readonly<Record<string, string>> = {};
+
+const UNIT_SUFFIXES: readonly [string, string][] = [
+  ['_seconds', 's'],
+  ['_bytes', 'By'],
+  ['_ratio', '1'],
+];
+
+/**
+ * Converts a Prometheus metric name to an OpenTelemetry name and unit:
+ *   sip_exporter_parse_errors_total      -> sip_exporter.parse_errors            (unit "")
+ *   sip_exporter_otel_last_success_timestamp_seconds -> sip_exporter.otel_last_success_timestamp (unit s)
+ *   sip_response_latency_seconds          -> sip.response.latency                (unit s)
+ * The Collector's Prometheus exporter turns these back into the original names.
+ */
+export function otelName(prom: string): { name: string; unit: string } {
+  let base = prom.endsWith('_total') ? prom.slice(0, -'_total'.length) : prom;
+  let unit = '';
+  for (const [suffix, u] of UNIT_SUFFIXES) {
+    if (base.endsWith(suffix)) {
+      base = base.slice(0, -suffix.length);
+      unit = u;
+      break;
+    }
+  }
+  const picked = HISTOGRAM_NAMES[prom];
+  if (picked !== undefined) return { name: picked, unit };
+  if (base.startsWith('sip_exporter_')) return { name: `sip_exporter.${base.slice('sip_exporter_'.length)}`, unit };
+  return { name: base.replace(/_/g, '.'), unit };
+}
+
+/** Label set -> attributes through a rename table; `int` attributes become numbers. */
+export function toAttributes(labels: Readonly<Record<string, string | number | undefined>>, table: Readonly<Record<string, { name: string; int?: boolean }>>): Attributes {
+  const out: Attributes = {};
+  for (const [k, v] of Object.entries(labels)) {
+    if (v === undefined) continue;
+    const t = table[k];
+    if (t === undefined) out[k] = String(v);
+    else if (t.int) {
+      const n = Number(v);
+      out[t.name] = Number.isFinite(n) ? n : String(v);
+    } else out[t.name] = String(v);
+  }
+  return out;
+}
+
+/** The attribute table for a Prometheus metric name. */
+export function attributeTable(prom: string): Readonly<Record<string, { name: string; int?: boolean }>> {
+  return prom.startsWith('sip_exporter_') ? SELF_ATTRIBUTES : SIP_ATTRIBUTES;
+}
