@@ -199,6 +199,17 @@ export class StreamFramer {
     this.acc = EMPTY;
   }
 
+  /**
+   * The stream broke off (reset, idle timeout, shutdown): a partial frame of either kind is counted as
+   * truncated and discarded, nothing is emitted.
+   */
+  abort(): void {
+    if (this.state === State.Count || this.state === State.Data || (this.state === State.Line && this.accLen > 0)) this.sink.error('truncated_frame');
+    this.state = State.Start;
+    this.accLen = 0;
+    this.acc = EMPTY;
+  }
+
   /** A trailer-delimited message: drop a CR before the LF and check the size. */
   private line(buf: Buffer, start: number, end: number): void {
     if (end > start && buf[end - 1] === CR) end--;
