@@ -1,3 +1,4 @@
 // Every input registers itself here by import (node_exporter's collector pattern).
 // Each module calls registerSource() at load time.
+import './syslog/index.js';
 export { registeredSources } from './registry.js';
