@@ -111,7 +111,7 @@ describe('OTLP export (in process)', () => {
     expect(zeros.length + Object.keys(otelResponses).length).toBe(prom.filter((s) => s.name === 'sip_responses_total').length);
 
     expect(byAttributes(req.points, 'sip.requests')).toEqual({ 'sip.method=INVITE,sip.source=hep': 2, 'sip.method=REGISTER,sip.source=hep': 0, 'sip.method=OPTIONS,sip.source=hep': 0, 'sip.method=BYE,sip.source=hep': 0, 'sip.method=CANCEL,sip.source=hep': 0 });
-    expect(byAttributes(req.points, 'sip.response.duplicates')).toEqual({ 'sip.duplicate.kind=retransmission,sip.source=hep': 1, 'sip.duplicate.kind=relayed,sip.source=hep': 0 });
+    expect(byAttributes(req.points, 'sip.response_duplicates')).toEqual({ 'sip.duplicate.kind=retransmission,sip.source=hep': 1, 'sip.duplicate.kind=relayed,sip.source=hep': 0 });
 
     // The exporter's own counters, mirrored from the prom-client registry.
     expect(byAttributes(req.points, 'sip_exporter.events')).toEqual({ 'sip.source=log': 10, 'sip.source=hep': 2 });
@@ -119,7 +119,7 @@ describe('OTLP export (in process)', () => {
     expect(byAttributes(req.points, 'sip_exporter.dropped')).toEqual({ 'reason=queue_full,sip.source=syslog': 2 });
     expect(byAttributes(req.points, 'sip_exporter.config_reloads')).toEqual({ 'result=success': 0, 'result=failure': 0 });
     expect(req.points.some((pt) => pt.metric.startsWith('sip_exporter.otel_'))).toBe(true);
-    expect(req.points.some((pt) => pt.metric === 'sip_exporter.build_info')).toBe(false);
+    expect(req.points.some((pt) => pt.metric === 'sip_exporter.build_info' || pt.metric === 'sip.response_code_info')).toBe(false);
     expect(req.points.some((pt) => pt.metric.startsWith('process') || pt.metric.startsWith('nodejs'))).toBe(false);
   });
 
@@ -157,7 +157,7 @@ describe('OTLP export (in process)', () => {
     const h = new Histogram({ name: 'sip_test_latency_seconds', help: 'Test latency.', labelNames: ['method', 'source'], buckets: [0.1, 0.5, 1], registers: [p.registry] });
     for (const v of [0.05, 0.2, 0.3, 0.7, 3]) h.observe({ method: 'INVITE', source: 'hep' }, v);
     await otel.forceFlush();
-    const pt = rx.latest()!.points.find((x) => x.metric === 'sip.test.latency');
+    const pt = rx.latest()!.points.find((x) => x.metric === 'sip.test_latency');
     expect(pt).toMatchObject({
       kind: 'histogram',
       unit: 's',

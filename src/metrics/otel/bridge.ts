@@ -13,9 +13,9 @@ import { attributeTable, NOT_MIRRORED, otelName, SIP_ATTRIBUTES, SIP_COUNTERS, t
  *
  * - sip.responses / sip.requests / sip.response.duplicates read the DenseCounter arrays directly
  *   (cumulative values, attribute objects built once per series and cached).
- * - The exporter's own counters and gauges (sip_exporter_*) are read from the prom-client registry
- *   with metric.get(), whoever registered them (inputs add their own); new ones are picked up on
- *   refresh(), which also runs by itself when the registry grows.
+ * - Every other sip_* counter and gauge, above all the exporter's own sip_exporter_* ones, is read
+ *   from the prom-client registry with metric.get(), whoever registered it (inputs add their own);
+ *   new ones are picked up by refresh(), which also runs after each collection.
  * - Histograms cannot be observed through the API; histograms.ts mirrors them as a MetricProducer.
  */
 export class OtelBridge {
@@ -51,14 +51,15 @@ export class OtelBridge {
   }
 
   /**
-   * Creates instruments for sip_exporter_* counters and gauges registered since the last call
+   * Creates instruments for sip_* counters and gauges (the exporter's own sip_exporter_* ones, and any
+   * SIP metric an input adds) registered since the last call
    * (a pass over the registry's few dozen metric objects; nothing is collected here).
    */
   refresh(): void {
     const registry: Registry = this.pipeline.registry;
     for (const m of registry.getMetricsAsArray()) {
       const prom = m.name;
-      if (!prom.startsWith('sip_exporter_') || NOT_MIRRORED.has(prom) || this.mirrored.has(prom)) continue;
+      if (!prom.startsWith('sip_') || NOT_MIRRORED.has(prom) || this.mirrored.has(prom)) continue;
       const isCounter = m instanceof Counter;
       if (!isCounter && !(m instanceof Gauge)) continue; // histograms: see histograms.ts; summaries: not used
       const { name, unit } = otelName(prom);

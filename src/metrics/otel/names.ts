@@ -32,14 +32,19 @@ export const SELF_ATTRIBUTES: Readonly<Record<string, { name: string; int?: bool
 export const SIP_COUNTERS = {
   responses: { name: 'sip.responses', unit: '{response}', prom: 'sip_responses_total' },
   requests: { name: 'sip.requests', unit: '{request}', prom: 'sip_requests_total' },
-  duplicates: { name: 'sip.response.duplicates', unit: '{response}', prom: 'sip_response_duplicates_total' },
+  duplicates: { name: 'sip.response_duplicates', unit: '{response}', prom: 'sip_response_duplicates_total' },
 } as const;
 
-/** Prometheus metrics that are not mirrored: info-style gauges whose content is in the resource. */
-export const NOT_MIRRORED: ReadonlySet<string> = new Set(['sip_exporter_build_info']);
-
-/** Histograms with a hand-picked OpenTelemetry name (others follow otelName()). */
-export const HISTOGRAM_NAMES: Readonly<Record<string, string>> = {};
+/**
+ * Prometheus metrics that are not mirrored from the registry: the dense SIP counters (observed
+ * directly, see SIP_COUNTERS) and info-style gauges: build info is in the resource (service.version),
+ * and the catalogue (sip_response_code_info: long text labels, constant) is for PromQL joins only.
+ */
+export const NOT_MIRRORED: ReadonlySet<string> = new Set([
+  ...Object.values(SIP_COUNTERS).map((c) => c.prom),
+  'sip_exporter_build_info',
+  'sip_response_code_info',
+]);
 
 const UNIT_SUFFIXES: readonly [string, string][] = [
   ['_seconds', 's'],
@@ -48,11 +53,15 @@ const UNIT_SUFFIXES: readonly [string, string][] = [
 ];
 
 /**
- * Converts a Prometheus metric name to an OpenTelemetry name and unit:
- *   sip_exporter_parse_errors_total      -> sip_exporter.parse_errors            (unit "")
+ * Converts a Prometheus metric name to an OpenTelemetry name and unit, by one mechanical rule: drop
+ * `_total` and a unit suffix (which becomes the unit), then the namespace prefix `sip_` or
+ * `sip_exporter_` ends with a dot instead of an underscore:
+ *   sip_responses_total                  -> sip.responses
+ *   sip_final_response_delay_seconds     -> sip.final_response_delay              (unit s)
+ *   sip_exporter_parse_errors_total      -> sip_exporter.parse_errors
  *   sip_exporter_otel_last_success_timestamp_seconds -> sip_exporter.otel_last_success_timestamp (unit s)
- *   sip_response_latency_seconds          -> sip.response.latency                (unit s)
- * The Collector's Prometheus exporter turns these back into the original names.
+ * The Collector's Prometheus exporter turns these back into the original names (dots become
+ * underscores, `_total` and the unit suffix are appended again).
  */
 export function otelName(prom: string): { name: string; unit: string } {
   let base = prom.endsWith('_total') ? prom.slice(0, -'_total'.length) : prom;
@@ -64,10 +73,9 @@ export function otelName(prom: string): { name: string; unit: string } {
       break;
     }
   }
-  const picked = HISTOGRAM_NAMES[prom];
-  if (picked !== undefined) return { name: picked, unit };
   if (base.startsWith('sip_exporter_')) return { name: `sip_exporter.${base.slice('sip_exporter_'.length)}`, unit };
-  return { name: base.replace(/_/g, '.'), unit };
+  if (base.startsWith('sip_')) return { name: `sip.${base.slice('sip_'.length)}`, unit };
+  return { name: base, unit };
 }
 
 /** Label set -> attributes through a rename table; `int` attributes become numbers. */
