@@ -11,6 +11,8 @@ declare -A NEED=(
   [promtool]=prometheus
   [rsyslogd]=rsyslog
   [tshark]=tshark
+  [buildah]=buildah
+  [debootstrap]=debootstrap
 )
 # Kamailio modules that live outside the base package.
 MODULE_PKGS=(kamailio-extra-modules)
