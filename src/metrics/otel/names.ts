@@ -46,19 +46,25 @@ export const NOT_MIRRORED: ReadonlySet<string> = new Set([
   'sip_response_code_info',
 ]);
 
-const UNIT_SUFFIXES: readonly [string, string][] = [
-  ['_seconds', 's'],
-  ['_bytes', 'By'],
-  ['_ratio', '1'],
+/**
+ * Unit suffixes: [suffix, unit, strip]. Durations follow the OpenTelemetry habit (the name says what
+ * is measured, the unit says seconds: sip.final_response_delay, unit s). Other suffixes stay in the
+ * name, because without them names like sip_exporter.log_bytes would read "sip_exporter.log".
+ */
+const UNIT_SUFFIXES: readonly [string, string, boolean][] = [
+  ['_seconds', 's', true],
+  ['_bytes', 'By', false],
+  ['_ratio', '1', false],
 ];
 
 /**
  * Converts a Prometheus metric name to an OpenTelemetry name and unit, by one mechanical rule: drop
- * `_total` and a unit suffix (which becomes the unit), then the namespace prefix `sip_` or
- * `sip_exporter_` ends with a dot instead of an underscore:
+ * `_total` and a `_seconds` suffix (unit s; `_bytes` sets unit By but stays in the name), then the
+ * namespace prefix `sip_` or `sip_exporter_` ends with a dot instead of an underscore:
  *   sip_responses_total                  -> sip.responses
  *   sip_final_response_delay_seconds     -> sip.final_response_delay              (unit s)
  *   sip_exporter_parse_errors_total      -> sip_exporter.parse_errors
+ *   sip_exporter_log_bytes_total         -> sip_exporter.log_bytes                (unit By)
  *   sip_exporter_otel_last_success_timestamp_seconds -> sip_exporter.otel_last_success_timestamp (unit s)
  * The Collector's Prometheus exporter turns these back into the original names (dots become
  * underscores, `_total` and the unit suffix are appended again).
@@ -66,9 +72,9 @@ const UNIT_SUFFIXES: readonly [string, string][] = [
 export function otelName(prom: string): { name: string; unit: string } {
   let base = prom.endsWith('_total') ? prom.slice(0, -'_total'.length) : prom;
   let unit = '';
-  for (const [suffix, u] of UNIT_SUFFIXES) {
+  for (const [suffix, u, strip] of UNIT_SUFFIXES) {
     if (base.endsWith(suffix)) {
-      base = base.slice(0, -suffix.length);
+      if (strip) base = base.slice(0, -suffix.length);
       unit = u;
       break;
     }
