@@ -2,4 +2,5 @@
 // Each module calls registerSource() at load time.
 import './hep/index.js';
 import './syslog/index.js';
+import './tail/index.js';
 export { registeredSources } from './registry.js';

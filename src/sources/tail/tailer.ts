@@ -1,0 +1,648 @@
+import { createHash } from 'node:crypto';
+import { watch, type FSWatcher, type Stats } from 'node:fs';
+import { glob, open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { ParseResult } from '../../event.js';
+import { createLineParser, type LineParserOptions, type ScanStats } from '../../parse/dialects/index.js';
+import { CHUNK_SIZE, LineReader } from './lines.js';
+import { HEAD_BYTES, loadPositions, savePositions, type Position } from './positions.js';
+
+export type RotationKind = 'rename' | 'truncate' | 'delete';
+export const ROTATION_KINDS: readonly RotationKind[] = ['rename', 'truncate', 'delete'];
+
+export interface TailerOptions {
+  /** Paths or globs. */
+  paths: readonly string[];
+  parser: LineParserOptions;
+  fromBeginning: boolean;
+  maxLineLength: number;
+  pollIntervalMs: number;
+  rotateWaitMs: number;
+  positionFile?: string;
+  positionIntervalMs: number;
+  /** Every parse result of every file, in file order. */
+  onResult: (r: ParseResult) => void;
+  /** Called after each batch of reads with the counts since the previous call. */
+  onStats?: (s: TailStats) => void;
+  onRotation?: (kind: RotationKind, path: string) => void;
+  onError?: (what: string, path: string, err: unknown) => void;
+  onInfo?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+export interface TailStats extends ScanStats {
+  bytes: number;
+}
+
+/** Read at most this much of one file per round, so one busy file cannot starve the others or the event loop. */
+const MAX_BYTES_PER_ROUND = 32 * CHUNK_SIZE;
+
+const isGlob = (p: string): boolean => /[*?[\]{}]/.test(p);
+
+/** One open file. */
+class Tailed {
+  /** Next byte to read. */
+  offset = 0;
+  /** When it was rotated away (renamed or deleted); it is drained until rotateWait has passed. */
+  rotatedAt = 0;
+  /** The last bytes before `offset`, to notice a copytruncate whose new content already outgrew our offset. */
+  tail: Buffer = Buffer.alloc(0);
+  /** Fingerprint of the first bytes (see fingerprint()); recomputed until the file is HEAD_BYTES long. */
+  head = '';
+  /** Date.now() just before the last check that found this file still at its path. */
+  confirmedAt = Date.now();
+  constructor(
+    readonly path: string,
+    readonly fh: FileHandle,
+    readonly dev: number,
+    readonly ino: number,
+    readonly born: number,
+    readonly reader: LineReader,
+  ) {}
+
+  async fingerprint(): Promise<string> {
+    if (!this.head.startsWith(`${HEAD_BYTES}:`)) this.head = await fingerprint(this.fh);
+    return this.head;
+  }
+
+  /** Offset of the first line not yet parsed. */
+  get position(): number {
+    return this.offset - this.reader.pending;
+  }
+}
+
+/**
+ * Follows files like `tail -F`, safely:
+ * - paths and globs; files that appear later are picked up (and read from their beginning);
+ * - files present at start-up are read from their end (or beginning with fromBeginning), starting at the
+ *   next complete line;
+ * - rename + create rotation: the old file is read to its end, and kept open for rotateWait to catch late
+ *   writes, while the new file is read from its beginning; copytruncate: the shrink (or the content
+ *   before our offset changing) is detected and reading restarts at 0; delete + re-create likewise;
+ * - a partial last line waits until it is complete; lines longer than maxLineLength are counted and
+ *   skipped with bounded memory;
+ * - optional position file: see docs/log-input.md for exactly what it guarantees.
+ */
+export class Tailer {
+  /** Current file per path. */
+  private readonly files = new Map<string, Tailed>();
+  /** Rotated-away files still being drained. */
+  private draining: Tailed[] = [];
+  private readonly stats: TailStats = { lines: 0, tooLong: 0, bytes: 0 };
+  private timer: NodeJS.Timeout | undefined;
+  private posTimer: NodeJS.Timeout | undefined;
+  private readonly watchers: FSWatcher[] = [];
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private positionsDirty = false;
+  private saving: Promise<void> = Promise.resolve();
+  /** Paths whose open failed, so the error is reported once until it changes. */
+  private readonly failing = new Map<string, string>();
+  /**
+   * Files we stopped reading after a rotation, by "dev:ino": if a glob matches one later (e.g. kamailio.log
+   * rotated to kamailio.1.log with the glob kamailio*.log) it is resumed where we stopped, not re-read.
+   */
+  private readonly retired = new Map<string, { offset: number; head: string; born: number }>();
+
+  constructor(private readonly opts: TailerOptions) {}
+
+  /** Files currently open (current ones and rotated ones being drained). */
+  get openFiles(): number {
+    return this.files.size + this.draining.length;
+  }
+
+  /**
+   * Opens what exists now (establishing the start offsets, so everything appended after start() resolves
+   * is read), then follows. Rejects if the position file cannot be used.
+   */
+  async start(): Promise<void> {
+    let saved: Position[] = [];
+    if (this.opts.positionFile !== undefined) {
+      try {
+        saved = await loadPositions(this.opts.positionFile);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== undefined) throw new Error(`cannot read position file ${this.opts.positionFile}: ${(err as Error).message}`);
+        this.opts.onError?.('position file is corrupt; starting without it', this.opts.positionFile, err);
+        saved = [];
+      }
+    }
+    const paths = await this.expand();
+    for (const path of paths) await this.openAtStart(path, saved);
+    if (this.opts.positionFile !== undefined) {
+      // Fail now, not at the first save, if the position file cannot be written.
+      await this.save();
+      this.posTimer = setInterval(() => void this.savePositionsIfDirty(), this.opts.positionIntervalMs);
+    }
+    this.watchDirs();
+    this.timer = setInterval(() => this.kick(), this.opts.pollIntervalMs);
+    this.kick();
+  }
+
+  /** Stops following: finishes the current round, keeps incomplete last lines unread, saves positions. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearInterval(this.posTimer);
+    for (const w of this.watchers) w.close();
+    this.watchers.length = 0;
+    while (this.running) await this.running;
+    for (const f of [...this.files.values(), ...this.draining]) f.reader.parser.flush();
+    this.report();
+    await this.save();
+    for (const f of [...this.files.values(), ...this.draining]) await f.fh.close().catch(() => undefined);
+    this.files.clear();
+    this.draining = [];
+  }
+
+  /** Runs a round now (or right after the current one). Resolves when that round is done. */
+  kick(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.round();
+        } while (this.again && !this.stopped);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
+
+  /** One pass: new files, new data, rotation, draining. */
+  private async round(): Promise<void> {
+    const paths = await this.expand();
+    for (const path of paths) {
+      if (this.stopped) return;
+      const f = this.files.get(path);
+      if (f) await this.follow(f);
+      else await this.openNew(path);
+    }
+    // Paths that no longer match any glob (or vanished) are checked for rotation by follow() above only when
+    // listed; a current file whose path vanished is found here.
+    for (const [path, f] of this.files) {
+      if (!paths.includes(path)) await this.follow(f);
+    }
+    const now = Date.now();
+    const keep: Tailed[] = [];
+    for (const f of this.draining) {
+      await this.readAvailable(f);
+      if (now - f.rotatedAt >= this.opts.rotateWaitMs) await this.close(f);
+      else keep.push(f);
+    }
+    this.draining = keep;
+    this.report();
+  }
+
+  private report(): void {
+    const s = this.stats;
+    if (s.lines === 0 && s.bytes === 0 && s.tooLong === 0) return;
+    this.opts.onStats?.({ ...s });
+    s.lines = s.tooLong = s.bytes = 0;
+  }
+
+  /** Concrete paths right now: plain paths as given (existing or not), globs expanded. */
+  private async expand(): Promise<string[]> {
+    const out = new Set<string>();
+    for (const p of this.opts.paths) {
+      if (!isGlob(p)) {
+        out.add(resolve(p));
+        continue;
+      }
+      try {
+        for await (const m of glob(p)) out.add(resolve(m));
+      } catch (err) {
+        this.reportError('cannot expand glob', p, err);
+      }
+    }
+    return [...out];
+  }
+
+  private newReader(): LineReader {
+    const parser = createLineParser(this.opts.parser, this.opts.onResult);
+    return new LineReader(parser, this.opts.maxLineLength, this.stats);
+  }
+
+  private async tryOpen(path: string): Promise<{ fh: FileHandle; st: Stats } | undefined> {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(path, 'r');
+      const st = await fh.stat();
+      if (!st.isFile()) {
+        await fh.close();
+        return undefined;
+      }
+      if (this.isTracked(st.dev, st.ino)) {
+        // Another path (symlink, overlapping globs) already reads this file.
+        await fh.close();
+        return undefined;
+      }
+      this.failing.delete(path);
+      return { fh, st };
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      if (code !== 'ENOENT' && this.failing.get(path) !== code) {
+        this.failing.set(path, code);
+        this.reportError('cannot open log file', path, err);
+      }
+      return undefined;
+    }
+  }
+
+  private isTracked(dev: number, ino: number): boolean {
+    for (const f of this.files.values()) if (f.dev === dev && f.ino === ino) return true;
+    for (const f of this.draining) if (f.dev === dev && f.ino === ino) return true;
+    return false;
+  }
+
+  /** A file found at start-up: resume from the position file, else start at its end (or beginning). */
+  private async openAtStart(path: string, saved: readonly Position[]): Promise<void> {
+    // A saved file that was rotated away while we were down: read the rest of it first.
+    for (const pos of saved.filter((s) => s.path === path)) {
+      const o = await this.tryOpen(path);
+      const same = o !== undefined && o.st.dev === pos.dev && o.st.ino === pos.ino;
+      if (o) await o.fh.close();
+      if (same) continue;
+      await this.resumeRotated(pos);
+    }
+    const o = await this.tryOpen(path);
+    if (!o) return;
+    const f = new Tailed(path, o.fh, o.st.dev, o.st.ino, o.st.birthtimeMs, this.newReader());
+    const pos = saved.find((s) => s.path === path && !s.rotated && s.dev === o.st.dev && s.ino === o.st.ino);
+    if (pos && pos.offset <= o.st.size && sameBirth(pos.born, o.st.birthtimeMs) && (await headMatches(o.fh, pos.head))) {
+      f.offset = pos.offset;
+    } else if (pos || saved.some((s) => s.path === path)) {
+      // The position was for another file (rotated, re-created or truncated while we were down): all of
+      // this file is new.
+      f.offset = 0;
+    } else if (!this.opts.fromBeginning && o.st.size > 0) {
+      f.offset = o.st.size;
+      if (!(await endsWithNewline(o.fh, o.st.size))) f.reader.skipPartialLine();
+    }
+    await this.rememberTail(f);
+    this.files.set(path, f);
+    this.opts.onInfo?.('following log file', { path, offset: f.offset });
+  }
+
+  /** Finds a file from the position file that was renamed away (same directory, same inode) and drains it. */
+  private async resumeRotated(pos: Position): Promise<void> {
+    const dir = dirname(pos.path);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const p = join(dir, name);
+      let st: Stats;
+      try {
+        st = await stat(p);
+      } catch {
+        continue;
+      }
+      if (st.dev !== pos.dev || st.ino !== pos.ino || !st.isFile() || st.size < pos.offset || !sameBirth(pos.born, st.birthtimeMs)) continue;
+      const fh = await open(p, 'r').catch(() => undefined);
+      if (!fh) return;
+      const f = new Tailed(pos.path, fh, st.dev, st.ino, st.birthtimeMs, this.newReader());
+      if (!(await headMatches(fh, pos.head))) {
+        await fh.close();
+        return;
+      }
+      f.offset = pos.offset;
+      f.rotatedAt = Date.now();
+      await this.readAvailable(f);
+      this.draining.push(f);
+      this.opts.onInfo?.('resuming rotated log file from the position file', { path: p, was: pos.path, offset: pos.offset });
+      return;
+    }
+  }
+
+  /** A path without an open file: a file that appeared (or re-appeared) is read from its beginning. */
+  private async openNew(path: string): Promise<void> {
+    const o = await this.tryOpen(path);
+    if (!o) return;
+    const f = new Tailed(path, o.fh, o.st.dev, o.st.ino, o.st.birthtimeMs, this.newReader());
+    const key = `${o.st.dev}:${o.st.ino}`;
+    const old = this.retired.get(key);
+    if (old) {
+      this.retired.delete(key);
+      if (old.offset <= o.st.size && sameBirth(old.born, o.st.birthtimeMs) && (await headMatches(o.fh, old.head))) f.offset = old.offset;
+    }
+    this.files.set(path, f);
+    this.positionsDirty = true;
+    this.opts.onInfo?.('following new log file', { path });
+    await this.follow(f);
+  }
+
+  /** Reads new data of the current file at `f.path`, then checks whether the path still names it. */
+  private async follow(f: Tailed): Promise<void> {
+    await this.readAvailable(f);
+    let pst: Stats | undefined;
+    const checkedAt = Date.now();
+    try {
+      pst = await stat(f.path);
+    } catch {
+      pst = undefined;
+    }
+    if (pst && pst.dev === f.dev && pst.ino === f.ino) {
+      f.confirmedAt = checkedAt;
+      return;
+    }
+    // Rotated: renamed away (maybe replaced by a new file), or deleted. Read what is left now; keep it
+    // open for rotateWait in case the writer still appends to it.
+    await this.readAvailable(f);
+    let nlink = 1;
+    try {
+      nlink = (await f.fh.stat()).nlink;
+    } catch {
+      nlink = 0;
+    }
+    const kind: RotationKind = nlink === 0 ? 'delete' : 'rename';
+    this.opts.onRotation?.(kind, f.path);
+    this.files.delete(f.path);
+    f.rotatedAt = Date.now();
+    if (this.opts.rotateWaitMs > 0) this.draining.push(f);
+    else await this.close(f);
+    this.positionsDirty = true;
+    if (kind === 'rename') await this.readMissedRotations(f);
+    if (pst && pst.isFile()) await this.openNew(f.path);
+  }
+
+  /**
+   * Rotations faster than our checks: a file created at the path and rotated away again between two checks
+   * was never opened. Such a file is in the same directory, named like the path plus a suffix
+   * (app.log.1, app.log-20240101), unknown to us, and written after we last saw `f` at the path; it is
+   * read completely. Compressed files are skipped.
+   */
+  private async readMissedRotations(f: Tailed): Promise<void> {
+    const dir = dirname(f.path);
+    const base = basename(f.path);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    // File times come from a coarse kernel clock that can lag Date.now() by a few milliseconds.
+    const since = f.confirmedAt - 1000;
+    for (const name of names) {
+      if (name === base || !name.startsWith(base)) continue;
+      const p = join(dir, name);
+      let st: Stats;
+      try {
+        st = await stat(p);
+      } catch {
+        continue;
+      }
+      if (!st.isFile() || st.mtimeMs < since || st.size === 0) continue;
+      if (this.isTracked(st.dev, st.ino) || this.retired.has(`${st.dev}:${st.ino}`)) continue;
+      const fh = await open(p, 'r').catch(() => undefined);
+      if (!fh) continue;
+      const missed = new Tailed(f.path, fh, st.dev, st.ino, st.birthtimeMs, this.newReader());
+      if (await isGzip(fh)) {
+        await fh.close();
+        continue;
+      }
+      this.opts.onInfo?.('reading a log file that was rotated away before it was seen', { path: p });
+      missed.rotatedAt = Date.now();
+      await this.readAvailable(missed);
+      this.draining.push(missed);
+    }
+  }
+
+  /** Reads from f.offset to the current end (bounded per round), noticing truncation first. */
+  private async readAvailable(f: Tailed): Promise<void> {
+    let size: number;
+    try {
+      size = (await f.fh.stat()).size;
+    } catch (err) {
+      this.reportError('cannot check log file', f.path, err);
+      return;
+    }
+    if (size < f.offset || (size > f.offset && !(await this.tailUnchanged(f)))) {
+      // copytruncate (or the file was rewritten in place): read it again from the start. What was written
+      // before the truncation but not read yet is only in the copy, so read that from the copy first.
+      this.opts.onRotation?.('truncate', f.path);
+      await this.readRestFromCopy(f);
+      f.reader.reset();
+      f.reader.parser.flush();
+      f.offset = 0;
+      f.head = '';
+      this.positionsDirty = true;
+    }
+    if (size === f.offset) return;
+    let budget = MAX_BYTES_PER_ROUND;
+    const r = f.reader;
+    while (budget > 0 && !this.stopped) {
+      const want = Math.min(r.space, budget);
+      let n: number;
+      try {
+        ({ bytesRead: n } = await f.fh.read(r.buf, r.writeOffset, want, f.offset));
+      } catch (err) {
+        this.reportError('cannot read log file', f.path, err);
+        return;
+      }
+      if (n === 0) break;
+      f.offset += n;
+      this.stats.bytes += n;
+      budget -= n;
+      r.commit(n);
+      this.positionsDirty = true;
+    }
+    if (budget <= 0) this.again = true;
+    await this.rememberTail(f);
+    // Taken before any truncation can happen, so the copy of a copytruncate can be recognised.
+    await f.fingerprint();
+  }
+
+  /**
+   * After a copytruncate: finds the copy (same directory, another file whose first bytes and the bytes
+   * just before our offset are the same as the truncated file had) and reads it from our offset to its end.
+   */
+  private async readRestFromCopy(f: Tailed): Promise<void> {
+    if (f.tail.length === 0) return;
+    const head = await f.fingerprint();
+    const dir = dirname(f.path);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const p = join(dir, name);
+      let st: Stats;
+      try {
+        st = await stat(p);
+      } catch {
+        continue;
+      }
+      if (!st.isFile() || (st.dev === f.dev && st.ino === f.ino) || st.size < f.offset) continue;
+      let fh: FileHandle | undefined;
+      try {
+        fh = await open(p, 'r');
+        if (!(await headMatches(fh, head))) continue;
+        const n = f.tail.length;
+        const b = Buffer.alloc(n);
+        const { bytesRead } = await fh.read(b, 0, n, f.offset - n);
+        if (bytesRead !== n || !b.equals(f.tail)) continue;
+        const r = f.reader;
+        let pos = f.offset;
+        for (;;) {
+          const { bytesRead: got } = await fh.read(r.buf, r.writeOffset, r.space, pos);
+          if (got === 0) break;
+          pos += got;
+          this.stats.bytes += got;
+          r.commit(got);
+        }
+        // If a glob also matches the copy, it is not read again.
+        this.retired.set(`${st.dev}:${st.ino}`, { offset: pos, head, born: st.birthtimeMs });
+        this.opts.onInfo?.('read the rest of a truncated log file from its copy', { path: f.path, copy: p, from: f.offset, to: pos });
+        return;
+      } catch {
+        continue;
+      } finally {
+        await fh?.close().catch(() => undefined);
+      }
+    }
+  }
+
+  /** Keeps the bytes just before f.offset, to tell appended data from a truncated and rewritten file. */
+  private async rememberTail(f: Tailed): Promise<void> {
+    const n = Math.min(f.offset, 32);
+    if (n === 0) {
+      f.tail = Buffer.alloc(0);
+      return;
+    }
+    const b = Buffer.alloc(n);
+    try {
+      const { bytesRead } = await f.fh.read(b, 0, n, f.offset - n);
+      f.tail = b.subarray(0, bytesRead);
+    } catch {
+      f.tail = Buffer.alloc(0);
+    }
+  }
+
+  private async tailUnchanged(f: Tailed): Promise<boolean> {
+    const n = f.tail.length;
+    if (n === 0) return true;
+    const b = Buffer.alloc(n);
+    try {
+      const { bytesRead } = await f.fh.read(b, 0, n, f.offset - n);
+      return bytesRead === n && b.equals(f.tail);
+    } catch {
+      return true;
+    }
+  }
+
+  /** Done with a rotated file: its unterminated last line counts as a line, then it is closed. */
+  private async close(f: Tailed): Promise<void> {
+    f.reader.end();
+    await f.fh.close().catch(() => undefined);
+    this.retired.set(`${f.dev}:${f.ino}`, { offset: f.offset, head: await f.fingerprint(), born: f.born });
+    if (this.retired.size > 1000) this.retired.delete(this.retired.keys().next().value as string);
+    this.positionsDirty = true;
+  }
+
+  private async positions(): Promise<Position[]> {
+    const out: Position[] = [];
+    const entry = async (f: Tailed): Promise<Position> => {
+      // Position first: fingerprint() awaits, and reads may move the offset meanwhile.
+      const offset = f.position;
+      return { path: f.path, dev: f.dev, ino: f.ino, born: f.born, offset, head: await f.fingerprint() };
+    };
+    for (const f of [...this.files.values()]) out.push(await entry(f));
+    for (const f of [...this.draining]) out.push({ ...(await entry(f)), rotated: true });
+    return out;
+  }
+
+  private savePositionsIfDirty(): Promise<void> {
+    if (!this.positionsDirty || this.stopped || this.opts.positionFile === undefined) return this.saving;
+    this.positionsDirty = false;
+    return this.save().catch((err: unknown) => {
+      this.positionsDirty = true;
+      this.reportError('cannot write position file', this.opts.positionFile as string, err);
+    });
+  }
+
+  /** Writes the position file; writes never overlap. */
+  private save(): Promise<void> {
+    const file = this.opts.positionFile;
+    if (file === undefined) return Promise.resolve();
+    const next = this.saving.catch(() => undefined).then(async () => savePositions(file, await this.positions()));
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
+
+  /** File-system notifications on the directories involved make new data visible before the next poll. */
+  private watchDirs(): void {
+    const dirs = new Set<string>();
+    for (const p of this.opts.paths) {
+      const parts = resolve(p).split('/');
+      const i = parts.findIndex((x) => isGlob(x));
+      dirs.add(i < 0 ? dirname(resolve(p)) : parts.slice(0, i).join('/') || '/');
+    }
+    for (const d of dirs) {
+      try {
+        const w = watch(d, { persistent: false }, () => this.kick());
+        w.on('error', () => w.close());
+        this.watchers.push(w);
+      } catch {
+        // Missing directory or no inotify: polling still works.
+      }
+    }
+  }
+
+  private reportError(what: string, path: string, err: unknown): void {
+    this.opts.onError?.(what, path, err);
+  }
+}
+
+/**
+ * "N:sha256" of the first N bytes (N = HEAD_BYTES, or less for a shorter file): tells the same file from
+ * another one that got the same inode number, and finds the copy a copytruncate made.
+ */
+async function fingerprint(fh: FileHandle, n = HEAD_BYTES): Promise<string> {
+  const b = Buffer.alloc(n);
+  try {
+    const { bytesRead } = await fh.read(b, 0, n, 0);
+    return `${bytesRead}:${createHash('sha256').update(b.subarray(0, bytesRead)).digest('hex')}`;
+  } catch {
+    return '';
+  }
+}
+
+/** Whether the file starts with the bytes a fingerprint was taken of. */
+async function headMatches(fh: FileHandle, saved: string): Promise<boolean> {
+  const n = Number(saved.slice(0, saved.indexOf(':')));
+  if (!Number.isSafeInteger(n) || n < 0 || n > HEAD_BYTES) return false;
+  return (await fingerprint(fh, n)) === saved;
+}
+
+/** Birth times, where the file system has them, tell a re-created file from the old one. */
+function sameBirth(saved: number | undefined, now: number): boolean {
+  return saved === undefined || saved === 0 || now === 0 || saved === now;
+}
+
+async function isGzip(fh: FileHandle): Promise<boolean> {
+  const b = Buffer.alloc(2);
+  const { bytesRead } = await fh.read(b, 0, 2, 0).catch(() => ({ bytesRead: 0 }));
+  return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+}
+
+async function endsWithNewline(fh: FileHandle, size: number): Promise<boolean> {
+  const b = Buffer.alloc(1);
+  try {
+    await fh.read(b, 0, 1, size - 1);
+    return b[0] === 10;
+  } catch {
+    return true;
+  }
+}
