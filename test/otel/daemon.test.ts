@@ -139,6 +139,68 @@ describe('OTLP export from the running daemon', () => {
     expect(busy).toMatchObject({ kind: 'sum', monotonic: true, temporality: 'CUMULATIVE', isInt: true, unit: '{response}' });
   });
 
+  it('exports requests, duplicates and the latency histograms of the HEP input equal to /metrics', async () => {
+    const rx = await receiver();
+    const d = await daemon(['--hep.listen-address=127.0.0.1:0', '--hep.tcp=false'], { OTEL_EXPORTER_OTLP_ENDPOINT: rx.base, OTEL_METRIC_EXPORT_INTERVAL: '250' });
+    const k: Kamailio = await startKamailio({ dir: tempDir(), hep: { address: d.addresses['hep.udp']!, transport: 'udp' } });
+    cleanups.push(() => k.stop());
+    const { expected } = await runCalls(k, [
+      { code: 486, count: 3, retransmit: true },
+      { code: 200, count: 3 },
+      { outcome: 'cancel', count: 1 },
+      { method: 'OPTIONS', code: 200, count: 2 },
+    ]);
+    const finals = Object.values(expected.wire).reduce((a, b) => a + b, 0);
+
+    // Wait until every final response has been counted and the counts stand still.
+    let last = '';
+    const prom = await poll(async () => {
+      const s = await d.metrics();
+      const final = s.filter((x) => x.name === 'sip_responses_total' && x.labels.source === 'hep' && !x.labels.class!.startsWith('1')).reduce((a, x) => a + x.value, 0);
+      const snapshot = JSON.stringify(s.filter((x) => x.name.startsWith('sip_') && !x.name.startsWith('sip_exporter_')));
+      const stable = snapshot === last;
+      last = snapshot;
+      return final >= finals && stable ? s : undefined;
+    }, `${finals} final responses from HEP`, 20_000, 300);
+    const req = await rx.waitFor((r) => r.points.some((p) => p.metric === 'sip.final_response_delay'), 'an export after HEP settled', rx.requests.length);
+
+    expect(otelResponses(req.points)).toEqual(nonZero(prom, 'sip_responses_total', RESPONSE_KEYS));
+    const renameRequests = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k2, v]) => [k2.replace('sip.method=', 'method=').replace('sip.source=', 'source='), v]));
+    expect(renameRequests(Object.fromEntries(Object.entries(byAttributes(req.points, 'sip.requests', ['sip.method', 'sip.source'])).filter(([, v]) => v > 0)))).toEqual(
+      nonZero(prom, 'sip_requests_total', ['method', 'source']),
+    );
+    expect(otelValue(req, 'sip.response_duplicates', { 'sip.duplicate.kind': 'retransmission' })).toBe(promValue(prom, 'sip_response_duplicates_total', { kind: 'retransmission' }));
+    expect(otelValue(req, 'sip.response_duplicates', { 'sip.duplicate.kind': 'relayed' })).toBe(promValue(prom, 'sip_response_duplicates_total', { kind: 'relayed' }));
+    expect(promValue(prom, 'sip_response_duplicates_total', { kind: 'relayed' })).toBeGreaterThan(0);
+
+    // Histograms: per series, count, sum and every bucket equal the Prometheus histogram.
+    for (const [promName, otelName] of [
+      ['sip_final_response_delay_seconds', 'sip.final_response_delay'],
+      ['sip_session_request_delay_seconds', 'sip.session_request_delay'],
+    ] as const) {
+      const points = req.points.filter((p) => p.metric === otelName);
+      expect(points.length, otelName).toBe(prom.filter((x) => x.name === `${promName}_count`).length);
+      expect(points.reduce((a, p) => a + p.count!, 0), otelName).toBeGreaterThan(0);
+      for (const p of points) {
+        expect(p).toMatchObject({ kind: 'histogram', unit: 's', temporality: 'CUMULATIVE' });
+        const labels: Record<string, string> = { class: p.attributes['sip.response.class'] as string, source: p.attributes['sip.source'] as string };
+        if (p.attributes['sip.method'] !== undefined) labels.method = p.attributes['sip.method'] as string;
+        expect(p.count).toBe(promValue(prom, `${promName}_count`, labels));
+        expect(p.sum).toBeCloseTo(promValue(prom, `${promName}_sum`, labels), 9);
+        let cumulative = 0;
+        p.bounds!.forEach((b, i) => {
+          cumulative += p.bucketCounts![i]!;
+          expect(cumulative, `${otelName} ${JSON.stringify(labels)} le=${b}`).toBe(
+            prom.find((x) => x.name === `${promName}_bucket` && Number(x.labels.le) === b && Object.entries(labels).every(([lk, lv]) => x.labels[lk] === lv))?.value,
+          );
+        });
+        expect(cumulative + p.bucketCounts![p.bounds!.length]!).toBe(p.count);
+      }
+    }
+    const invite = req.points.find((p) => p.metric === 'sip.final_response_delay' && p.attributes['sip.method'] === 'INVITE' && p.attributes['sip.response.class'] === '4xx');
+    expect(invite?.count).toBe((expected.final['INVITE 486'] ?? 0) + (expected.final['INVITE 487'] ?? 0)); // busy + cancelled
+  });
+
   it('keeps counting and serving /metrics while the collector is down, and exports again when it returns', async () => {
     const dir = tempDir();
     const log = join(dir, 'kamailio.log');

@@ -5,6 +5,7 @@ import { Catalogue } from '../../src/classify/catalogue.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
 import { failureReason, OtelExport, type OtelConfig } from '../../src/metrics/otel/export.js';
+import { latencyMetrics } from '../../src/metrics/latency.js';
 import { PACKAGE } from '../../src/paths.js';
 import { Pipeline } from '../../src/pipeline.js';
 import { nonZero, parseExposition } from '../helpers/metrics.js';
@@ -168,6 +169,27 @@ describe('OTLP export (in process)', () => {
       bucketCounts: [1, 2, 1, 1],
     });
     expect(pt!.sum).toBeCloseTo(4.25);
+  });
+
+  it('exports the latency histograms (DenseHistogram) as deltas when asked, with contiguous intervals', async () => {
+    const { p, rx, otel } = await setup({ OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' });
+    const lat = latencyMetrics(p.registry);
+    lat.observeFinal('hep', 'INVITE', 486, 0.03);
+    lat.observeFinal('hep', 'INVITE', 486, 2);
+    lat.observeSrd('hep', 180, 0.2);
+    await otel.forceFlush();
+    lat.observeFinal('hep', 'INVITE', 486, 0.04);
+    await otel.forceFlush();
+    const [a, b] = rx.requests.slice(-2);
+    const pick = (r: typeof a) => r!.points.find((x) => x.metric === 'sip.final_response_delay' && x.attributes['sip.method'] === 'INVITE' && x.attributes['sip.response.class'] === '4xx');
+    const bounds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120];
+    expect(pick(a)).toMatchObject({ kind: 'histogram', temporality: 'DELTA', unit: 's', count: 2, bounds, attributes: { 'sip.source': 'hep' } });
+    expect(pick(a)!.bucketCounts).toEqual([0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+    expect(pick(b)).toMatchObject({ count: 1, bucketCounts: [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] });
+    expect(pick(b)!.sum).toBeCloseTo(0.04);
+    expect(pick(b)!.startNs).toBe(pick(a)!.timeNs); // delta intervals follow each other
+    const srd = a!.points.find((x) => x.metric === 'sip.session_request_delay' && x.attributes['sip.response.class'] === '1xx');
+    expect(srd).toMatchObject({ count: 1, attributes: { 'sip.source': 'hep' } });
   });
 
   it('posts OTLP/JSON when otel.protocol is http/json', async () => {
