@@ -246,6 +246,33 @@ describe('OTLP export from the running daemon', () => {
     expect(promValue(after, 'sip_exporter_otel_last_success_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 30);
   });
 
+  it('moves to a new collector on reload (SIGHUP), flushing to the old one first', async () => {
+    const dir = tempDir();
+    const log = join(dir, 'kamailio.log');
+    writeFileSync(log, accLine(0, 486) + accLine(1, 486));
+    const a = await receiver();
+    const b = await receiver();
+    const cfg = join(dir, 'config.yml');
+    const yaml = (rx: OtlpReceiver) => `otel:\n  endpoint: ${rx.base}\n  interval: 1h\n  instance-id: reload-test\n`;
+    writeFileSync(cfg, yaml(a));
+    const d = await daemon([`--config=${cfg}`, `--log.path=${log}`, '--log.from-beginning'], {});
+    await poll(async () => promValue(await d.metrics(), 'sip_exporter_events_total', { source: 'log' }) === 2, '2 events');
+    writeFileSync(cfg, yaml(b));
+    d.proc.kill('SIGHUP');
+    await poll(async () => promValue(await d.metrics(), 'sip_exporter_config_reloads_total', { result: 'success' }) === 1, 'a successful reload');
+    // The old export flushed its last data to a; the new one exports to b (here: at shutdown).
+    expect(a.requests).toHaveLength(1);
+    expect(otelValue(a.requests[0]!, 'sip_exporter.events', { 'sip.source': 'log' })).toBe(2);
+    appendFileSync(log, accLine(2, 486));
+    await poll(async () => promValue(await d.metrics(), 'sip_exporter_events_total', { source: 'log' }) === 3, '3 events');
+    expect(await d.stop()).toBe(0);
+    expect(b.requests).toHaveLength(1);
+    expect(otelValue(b.requests[0]!, 'sip_exporter.events', { 'sip.source': 'log' })).toBe(3);
+    expect(otelValue(b.requests[0]!, 'sip_exporter.config_reloads', { result: 'success' })).toBe(1);
+    expect(otelValue(b.requests[0]!, 'sip_exporter.otel_exports')).toBe(1); // the same self-metrics carry on
+    expect(b.requests[0]!.resource['service.instance.id']).toBe('reload-test');
+  });
+
   it('flushes a final export on SIGTERM', async () => {
     const dir = tempDir();
     const log = join(dir, 'kamailio.log');
