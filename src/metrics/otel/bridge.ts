@@ -11,7 +11,7 @@ import { attributeTable, NOT_MIRRORED, otelName, SIP_ATTRIBUTES, SIP_COUNTERS, t
  * at collection time, once per export interval. The hot path (one Float64Array increment per event,
  * see Pipeline) does not change at all when OpenTelemetry is on, and both outputs always agree.
  *
- * - sip.responses / sip.requests / sip.response.duplicates read the DenseCounter arrays directly
+ * - sip.responses / sip.requests / sip.response_duplicates read the DenseCounter arrays directly
  *   (cumulative values, attribute objects built once per series and cached).
  * - Every other sip_* counter and gauge, above all the exporter's own sip_exporter_* ones, is read
  *   from the prom-client registry with metric.get(), whoever registered it (inputs add their own);
@@ -28,11 +28,6 @@ export class OtelBridge {
     this.observeDense(sip.requests, SIP_COUNTERS.requests, 'Distinct SIP requests seen, by CSeq method and input source (only inputs that carry requests, such as HEP, count them).');
     this.observeDense(sip.duplicates, SIP_COUNTERS.duplicates, 'Copies of an already counted SIP response, by kind (retransmission or relayed) and input source.');
     this.refresh();
-  }
-
-  /** Names of the Prometheus metrics mirrored from the registry so far. */
-  mirroredNames(): string[] {
-    return [...this.mirrored.keys()];
   }
 
   private observeDense(dense: DenseCounter, spec: { name: string; unit: string }, description: string): void {
@@ -66,9 +61,11 @@ export class OtelBridge {
       const opts = { description: m.help, unit, valueType: ValueType.DOUBLE };
       const instrument = isCounter ? this.meter.createObservableCounter(name, opts) : this.meter.createObservableGauge(name, opts);
       const table = attributeTable(prom);
-      const metric = m as Counter<string> | Gauge<string>;
       instrument.addCallback(async (result: ObservableResult) => {
         this.scheduleRefresh();
+        // Looked up by name each time, so a metric that was removed and registered anew is followed.
+        const metric = registry.getSingleMetric(prom) as Counter<string> | Gauge<string> | undefined;
+        if (metric === undefined) return;
         const data = await metric.get();
         for (const v of data.values) result.observe(v.value, toAttributes(v.labels, table));
       });
