@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { poll } from '../helpers/poll.js';
-import { acc3164, acc5424, accRecord, connectTcp, counts, diff, endSocket, metric, octet, sendUdp, write } from './util.js';
+import { acc3164, acc5424, accRecord, connectTcp, counts, diff, endSocket, metric, octet, sendUdp, syslogCounts as syslogCountsOf, write } from './util.js';
 
 describe('syslog listener (UDP + TCP)', () => {
   let d: RunningDaemon;
@@ -224,6 +224,42 @@ describe('syslog limits', () => {
     expect(busyClosed).toBe(false);
     await poll(async () => metric(await d.metrics(), 'sip_exporter_syslog_connections_closed_total', { transport: 'tcp', reason: 'idle_timeout' }) === before + 1, 'idle close counted');
     busy.destroy();
+  });
+});
+
+describe('syslog allowed-sources', () => {
+  let d: RunningDaemon;
+  beforeAll(async () => {
+    d = await startDaemon(['--syslog.listen-address=127.0.0.1:0', '--syslog.allowed-sources=192.0.2.0/24', '--syslog.allowed-sources=2001:db8::/32']);
+  });
+  afterAll(async () => {
+    expect(await d.stop()).toBe(0);
+  });
+
+  it('drops UDP and refuses TCP from other addresses, and counts both', async () => {
+    await sendUdp(d.addresses['syslog.udp']!, [acc3164('INVITE', 200, 'OK', 1), acc3164('INVITE', 200, 'OK', 2)]);
+    const s = await connectTcp(d.addresses['syslog.tcp']!);
+    s.on('error', () => undefined);
+    await new Promise<void>((resolve) => s.once('close', () => resolve()));
+    await poll(async () => {
+      const m = await d.metrics();
+      return (
+        metric(m, 'sip_exporter_syslog_not_allowed_total', { transport: 'udp' }) === 2 &&
+        metric(m, 'sip_exporter_syslog_connections_rejected_total', { transport: 'tcp', reason: 'not_allowed' }) === 1 &&
+        metric(m, 'sip_exporter_dropped_total', { source: 'syslog', reason: 'not_allowed' }) === 2
+      );
+    }, 'not_allowed counted');
+    const m = await d.metrics();
+    expect(syslogCountsOf(m)).toEqual({});
+    expect(metric(m, 'sip_exporter_syslog_messages_total')).toBe(0);
+    expect(metric(m, 'sip_exporter_syslog_connections_total')).toBe(0);
+  });
+
+  it('exports the UDP receive buffer and kernel drop counters', async () => {
+    const m = await d.metrics();
+    expect(metric(m, 'sip_exporter_syslog_udp_receive_buffer_bytes')).toBeGreaterThan(0);
+    expect(m.some((s) => s.name === 'sip_exporter_syslog_udp_kernel_drops_total')).toBe(true);
+    expect(m.some((s) => s.name === 'sip_exporter_syslog_udp_receive_queue_bytes')).toBe(true);
   });
 });
 

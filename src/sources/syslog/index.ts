@@ -30,7 +30,8 @@ registerSource({
     };
   },
   create: (ctx) => new SyslogSource(ctx),
-  // Dialect errors (parse_errors_total) and messages dropped unread (dropped_total).
+  // Dialect errors (parse_errors_total); messages dropped unread (dropped_total): too large, cut off,
+  // broken header, sender not allowed.
   parseErrorReasons: LOG_PARSE_ERRORS,
-  dropReasons: [...FRAMING_ERRORS.filter((r) => r !== 'bad_octet_count'), ...SYSLOG_HEADER_ERRORS],
+  dropReasons: [...FRAMING_ERRORS.filter((r) => r !== 'bad_octet_count'), ...SYSLOG_HEADER_ERRORS, 'not_allowed'],
 });

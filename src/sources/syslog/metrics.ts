@@ -2,12 +2,13 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { DenseCounter } from '../../metrics/dense.js';
 import { FRAMING_ERRORS } from '../../parse/syslog/framing.js';
 import { SYSLOG_HEADER_ERRORS } from '../../parse/syslog/header.js';
+import type { UdpSocketStats } from '../hep/procnet.js';
 
 export const TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 export const TRANSPORT_INDEX: Record<Transport, number> = { udp: 0, tcp: 1, tls: 2 };
 
-export const REJECT_REASONS = ['max_connections', 'tls_handshake'] as const;
+export const REJECT_REASONS = ['max_connections', 'not_allowed', 'tls_handshake'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 export const CLOSE_REASONS = ['peer', 'idle_timeout', 'error', 'shutdown'] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
@@ -27,6 +28,12 @@ export class SyslogMetrics {
   readonly rejected: Counter<'transport' | 'reason'>;
   readonly closed: Counter<'transport' | 'reason'>;
   readonly open: Gauge<'transport'>;
+  readonly notAllowed: Counter<'transport'>;
+  readonly udpReceiveBuffer: Gauge;
+  readonly udpKernelDrops: Counter;
+  readonly udpQueue: Gauge;
+  /** Kernel statistics of the running input's UDP socket, read at scrape time. */
+  udpStats: (() => UdpSocketStats | undefined) | undefined;
 
   private constructor(registry: Registry) {
     const byTransport = (i: number): Record<string, string> => ({ transport: TRANSPORTS[i] as string });
@@ -72,7 +79,7 @@ export class SyslogMetrics {
     });
     this.rejected = new Counter({
       name: 'sip_exporter_syslog_connections_rejected_total',
-      help: 'TCP and TLS connections the syslog input refused, by transport and reason: max_connections (syslog.max-connections reached) or tls_handshake (failed or timed-out handshake, including a missing or untrusted client certificate).',
+      help: 'TCP and TLS connections the syslog input refused, by transport and reason: max_connections (syslog.max-connections reached), not_allowed (source outside syslog.allowed-sources) or tls_handshake (failed or timed-out handshake, including a missing or untrusted client certificate).',
       labelNames: ['transport', 'reason'],
       registers: [registry],
     });
@@ -87,6 +94,37 @@ export class SyslogMetrics {
       help: 'TCP and TLS connections currently open to the syslog input, by transport.',
       labelNames: ['transport'],
       registers: [registry],
+    });
+    this.notAllowed = new Counter({
+      name: 'sip_exporter_syslog_not_allowed_total',
+      help: 'UDP datagrams and TCP/TLS connections from source addresses outside syslog.allowed-sources, by transport; they are discarded unread.',
+      labelNames: ['transport'],
+      registers: [registry],
+    });
+    this.udpReceiveBuffer = new Gauge({
+      name: 'sip_exporter_syslog_udp_receive_buffer_bytes',
+      help: 'Receive buffer size (SO_RCVBUF) the kernel granted the syslog UDP socket; below syslog.recv-buffer-size when net.core.rmem_max caps it (Linux reports twice the requested value, its bookkeeping overhead included).',
+      registers: [registry],
+    });
+    const self = this;
+    this.udpKernelDrops = new Counter({
+      name: 'sip_exporter_syslog_udp_kernel_drops_total',
+      help: 'Syslog UDP datagrams the kernel dropped because the socket receive buffer was full (the drops column of /proc/net/udp for this socket; absent where not readable). Non-zero means messages were lost before the exporter saw them: raise syslog.recv-buffer-size and net.core.rmem_max, or forward over TCP.',
+      registers: [registry],
+      collect() {
+        const v = self.udpStats?.();
+        if (v === undefined) return;
+        this.reset();
+        this.inc(v.drops);
+      },
+    });
+    this.udpQueue = new Gauge({
+      name: 'sip_exporter_syslog_udp_receive_queue_bytes',
+      help: 'Bytes waiting in the syslog UDP socket receive queue at scrape time (the rx_queue column of /proc/net/udp).',
+      registers: [registry],
+      collect() {
+        this.set(self.udpStats?.()?.queue ?? 0);
+      },
     });
   }
 
@@ -110,6 +148,7 @@ export class SyslogMetrics {
       for (const reason of FRAMING_ERRORS) if (transport !== 'udp' || reason === 'message_too_large') this.framingErrors.inc({ transport, reason }, 0);
       for (const reason of SYSLOG_HEADER_ERRORS) this.headerErrors.inc({ transport, reason }, 0);
       this.filtered.inc({ transport }, 0);
+      this.notAllowed.inc({ transport }, 0);
       if (transport === 'udp') continue;
       this.connections.inc({ transport }, 0);
       for (const reason of REJECT_REASONS) if (transport === 'tls' || reason !== 'tls_handshake') this.rejected.inc({ transport, reason }, 0);

@@ -4,11 +4,14 @@ import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { formatListenAddress, type ListenAddress } from '../../config/parsers.js';
 import type { Config } from '../../config/schema.js';
+import type { ParseResult } from '../../event.js';
+import { RateLimitedLog, type Logger } from '../../logger.js';
+import { Allowlist } from '../../net/allowlist.js';
 import { createLineParser, type Dialect } from '../../parse/dialects/index.js';
 import { datagramMessage, StreamFramer, type FramingError } from '../../parse/syslog/framing.js';
 import { appNameFilter, parseSyslogMessage } from '../../parse/syslog/header.js';
-import { RateLimitedLog, type Logger } from '../../logger.js';
 import type { Pipeline } from '../../pipeline.js';
+import { UdpSocketWatcher } from '../hep/procnet.js';
 import type { InputSource, SourceContext } from '../registry.js';
 import { SyslogMetrics, TRANSPORT_INDEX, type CloseReason, type Transport } from './metrics.js';
 import { SenderStreams } from './streams.js';
@@ -26,7 +29,6 @@ export function syslogDialect(config: Config): Dialect {
 
 interface Connection {
   transport: Transport;
-  framer: StreamFramer;
   reason: CloseReason;
 }
 
@@ -35,9 +37,13 @@ interface Connection {
  * Each message's header is parsed (RFC 5424 or RFC 3164), the app-name filter applied, and the message
  * text handed to the log dialects, one parser per sender (see SenderStreams).
  *
- * Work per read is synchronous and bounded (at most one socket read of data, with memory per
- * connection bounded by the maximum message size), so a slow or hostile client cannot hold up others
- * or the HTTP server: libuv interleaves reads of all sockets and HTTP requests.
+ * Work per read is synchronous and bounded (one socket read of data at a time, memory per connection
+ * bounded by the maximum message size), so a slow or hostile client cannot hold up other clients or
+ * the HTTP server: libuv interleaves the reads of all sockets and HTTP requests.
+ *
+ * Both stream listeners are plain TCP servers, so the source-address check and the connection limit
+ * happen before any TLS work; accepted TLS connections are handed to a tls.Server that never listens
+ * itself.
  */
 export class SyslogSource implements InputSource {
   private readonly pipeline: Pipeline;
@@ -47,11 +53,15 @@ export class SyslogSource implements InputSource {
   private readonly metrics: SyslogMetrics;
   private readonly streams: SenderStreams;
   private readonly filter: ((app: string) => boolean) | undefined;
+  private readonly allow: Allowlist | undefined;
   private readonly maxSize: number;
   private readonly dialect: Dialect;
   private udp: dgram.Socket | undefined;
   private tcp: net.Server | undefined;
-  private tls: tls.Server | undefined;
+  private tlsListener: net.Server | undefined;
+  /** Every accepted TCP socket (for TLS: the raw socket, also during the handshake). */
+  private readonly sockets = new Set<net.Socket>();
+  /** Connections carrying syslog (TCP, or TLS after the handshake). */
   private readonly conns = new Map<net.Socket, Connection>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly bound: Record<string, string> = {};
@@ -64,9 +74,10 @@ export class SyslogSource implements InputSource {
     this.maxSize = this.cfg['max-message-size'];
     this.metrics = SyslogMetrics.for(ctx.pipeline.registry);
     this.filter = appNameFilter(this.cfg['app-name']);
+    this.allow = this.cfg['allowed-sources'].length > 0 ? new Allowlist(this.cfg['allowed-sources']) : undefined;
     const dialect = (this.dialect = syslogDialect(ctx.config));
     const patterns = ctx.config.log.patterns;
-    const emit = (r: Parameters<Pipeline['accept']>[1]): void => this.pipeline.accept('syslog', r);
+    const emit = (r: ParseResult): void => this.pipeline.accept('syslog', r);
     this.streams = new SenderStreams(() => createLineParser({ dialect, patterns }, emit));
   }
 
@@ -88,10 +99,9 @@ export class SyslogSource implements InputSource {
     }
     this.sweepTimer = setInterval(() => this.streams.sweep(Date.now()), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
-    this.logger.info(
-      { ...this.bound, dialect: this.dialect, maxMessageSize: this.maxSize, udpReceiveBuffer: this.udpBufferSize() },
-      'syslog input listening',
-    );
+    const udpBuffer = this.udpBufferSize();
+    if (udpBuffer !== undefined) this.metrics.udpReceiveBuffer.set(udpBuffer);
+    this.logger.info({ ...this.bound, dialect: this.dialect, maxMessageSize: this.maxSize, udpReceiveBuffer: udpBuffer }, 'syslog input listening');
   }
 
   addresses(): Record<string, string> {
@@ -102,18 +112,20 @@ export class SyslogSource implements InputSource {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     const closing: Promise<void>[] = [];
-    for (const server of [this.tcp, this.tls]) {
-      if (server) closing.push(new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const server of [this.tcp, this.tlsListener]) {
+      if (server?.listening) closing.push(new Promise<void>((resolve) => server.close(() => resolve())));
     }
     for (const [socket, conn] of this.conns) {
       conn.reason = 'shutdown';
       socket.destroy();
     }
+    for (const socket of this.sockets) socket.destroy();
     if (this.udp) {
       const udp = this.udp;
       closing.push(new Promise<void>((resolve) => udp.close(() => resolve())));
+      this.metrics.udpStats = undefined;
     }
-    this.tcp = this.tls = this.udp = undefined;
+    this.tcp = this.tlsListener = this.udp = undefined;
     await Promise.all(closing);
     this.streams.flushAll();
   }
@@ -149,10 +161,9 @@ export class SyslogSource implements InputSource {
   /** TCP and UDP on the same port; with port 0 the port the TCP listener got is used for UDP too. */
   private async bindPlain(addr: ListenAddress): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const tcp = net.createServer((socket) => this.connection(socket, 'tcp'));
+      const tcp = this.streamListener('tcp', (socket) => this.connection(socket, 'tcp'));
       this.tcp = tcp;
-      this.guardServer(tcp, 'tcp');
-      await listen(tcp, addr, addr.port === 0 ? undefined : 'tcp');
+      await listen(tcp, addr, addr.port === 0 ? undefined : 'TCP');
       const port = (tcp.address() as AddressInfo).port;
       try {
         this.udp = await this.bindUdp({ host: addr.host, port });
@@ -164,12 +175,14 @@ export class SyslogSource implements InputSource {
       }
       this.bound.tcp = formatListenAddress({ host: addr.host, port });
       this.bound.udp = formatListenAddress({ host: addr.host, port: this.udp.address().port });
+      const watcher = new UdpSocketWatcher(this.udp.address().port, this.udp.address().family === 'IPv6');
+      if (watcher.found) this.metrics.udpStats = () => watcher.read();
       return;
     }
   }
 
   private bindUdp(addr: ListenAddress): Promise<dgram.Socket> {
-    const size = this.cfg['udp-receive-buffer'];
+    const size = this.cfg['recv-buffer-size'];
     const sock = dgram.createSocket({ type: net.isIPv6(addr.host) ? 'udp6' : 'udp4', ...(size > 0 ? { recvBufferSize: size } : {}) });
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
@@ -187,6 +200,11 @@ export class SyslogSource implements InputSource {
   }
 
   private datagram(buf: Buffer, peer: string): void {
+    if (this.allow !== undefined && !this.allow.allows(peer)) {
+      this.metrics.notAllowed.inc({ transport: 'udp' });
+      this.pipeline.drop('syslog', 'not_allowed');
+      return;
+    }
     this.metrics.bytes.values[0]! += buf.length;
     const m = datagramMessage(buf, this.maxSize);
     if (m === undefined) return;
@@ -240,20 +258,32 @@ export class SyslogSource implements InputSource {
 
   private async bindTls(addr: ListenAddress, opts: tls.TlsOptions): Promise<void> {
     const server = tls.createServer(opts, (socket) => this.connection(socket, 'tls'));
-    this.tls = server;
-    this.guardServer(server, 'tls');
     server.on('tlsClientError', (err, socket) => {
       this.metrics.rejected.inc({ transport: 'tls', reason: 'tls_handshake' });
       this.warn.warn('tls-handshake', { err: err.message, peer: socket.remoteAddress }, 'syslog TLS handshake failed');
       socket.destroy();
     });
-    await listen(server, addr, 'tls');
-    this.bound.tls = formatListenAddress({ host: addr.host, port: (server.address() as AddressInfo).port });
+    const listener = this.streamListener('tls', (raw) => server.emit('connection', raw));
+    this.tlsListener = listener;
+    await listen(listener, addr, 'TLS');
+    this.bound.tls = formatListenAddress({ host: addr.host, port: (listener.address() as AddressInfo).port });
   }
 
   // ---- connections (TCP and TLS) ---------------------------------------------------------------------
 
-  private guardServer(server: net.Server, transport: Transport): void {
+  /** A TCP listener with the connection limit and the source check; `accept` gets the allowed sockets. */
+  private streamListener(transport: Transport, accept: (socket: net.Socket) => void): net.Server {
+    const server = net.createServer((socket) => {
+      if (this.allow !== undefined && !this.allow.allows(socket.remoteAddress ?? '')) {
+        this.metrics.notAllowed.inc({ transport });
+        this.metrics.rejected.inc({ transport, reason: 'not_allowed' });
+        socket.destroy();
+        return;
+      }
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      accept(socket);
+    });
     server.maxConnections = this.cfg['max-connections'];
     server.on('drop', () => {
       this.metrics.rejected.inc({ transport, reason: 'max_connections' });
@@ -262,8 +292,10 @@ export class SyslogSource implements InputSource {
     server.on('listening', () =>
       server.on('error', (err) => this.warn.warn(`server-error-${transport}`, { err: err.message, transport }, 'syslog listener error')),
     );
+    return server;
   }
 
+  /** A connection that carries syslog frames: a TCP socket, or a TLS socket after its handshake. */
   private connection(socket: net.Socket, transport: Transport): void {
     const m = this.metrics;
     const ti = TRANSPORT_INDEX[transport];
@@ -272,7 +304,7 @@ export class SyslogSource implements InputSource {
       message: (b) => this.message(b, transport, peer),
       error: (reason) => this.framingError(transport, reason),
     });
-    const conn: Connection = { transport, framer, reason: 'peer' };
+    const conn: Connection = { transport, reason: 'peer' };
     this.conns.set(socket, conn);
     m.connections.inc({ transport });
     m.open.inc({ transport });
@@ -308,7 +340,7 @@ export class SyslogSource implements InputSource {
 function listen(server: net.Server, addr: ListenAddress, what?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void =>
-      reject(new Error(`cannot listen for syslog on ${what === undefined ? '' : what.toUpperCase() + ' '}${formatListenAddress(addr)}: ${err.message}`, { cause: err }));
+      reject(new Error(`cannot listen for syslog on ${what === undefined ? '' : what + ' '}${formatListenAddress(addr)}: ${err.message}`, { cause: err }));
     server.once('error', onError);
     server.listen({ port: addr.port, host: addr.host }, () => {
       server.off('error', onError);
