@@ -29,7 +29,7 @@ export function usage(commandsHelp: string): string {
   for (const k of KEYS) {
     if (k.spec.fileOnly) continue;
     const left = `  --${k.name}${k.spec.boolean ? '' : ' ' + k.spec.type.toUpperCase()}`;
-    const def = k.spec.secret ? '' : ` (default: ${showDefault(k.spec.default)})`;
+    const def = k.spec.secret ? '' : ` (default: ${k.spec.defaultText ?? showDefault(k.spec.default)})`;
     lines.push(`${left.padEnd(42)}${k.spec.help}${def}${k.spec.repeatable ? ' [repeatable]' : ''}`);
   }
   const fileOnly = KEYS.filter((k) => k.spec.fileOnly);

@@ -33,7 +33,7 @@ export function renderConfigReference(): string {
     out.push(`## ${section}`, '', '| key | type | default | env | description |', '|---|---|---|---|---|');
     for (const k of KEYS.filter((x) => x.section === section)) {
       const env = k.spec.fileOnly ? '(file only)' : [k.env, ...(k.spec.envAliases ?? [])].map((e) => `\`${e}\``).join(', ');
-      const def = k.spec.secret ? '(none)' : showDefault(k.spec.default);
+      const def = k.spec.secret ? '(none)' : k.spec.defaultText !== undefined ? `\`${k.spec.defaultText}\`` : showDefault(k.spec.default);
       const help = k.spec.help.replace(/\|/g, '\\|') + (k.spec.repeatable ? ' Repeatable.' : '');
       out.push(`| \`${k.name}\` | ${k.spec.type.replace(/\|/g, '\\|')} | ${def} | ${env} | ${help} |`);
     }

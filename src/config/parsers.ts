@@ -102,7 +102,7 @@ export const duration = (help: string, def: string, minMs = 0, maxMs = Number.MA
     if (!d.ok) return d;
     if (d.value < minMs || d.value > maxMs) return bad(`must be between ${minMs}ms and ${maxMs}ms`);
     return d;
-  });
+  }, { defaultText: def });
 };
 
 export const bytes = (help: string, def: string, min: number, max: number): KeySpec<number> => {
@@ -113,7 +113,7 @@ export const bytes = (help: string, def: string, min: number, max: number): KeyS
     if (!b.ok) return b;
     if (b.value < min || b.value > max) return bad(`must be between ${min} and ${max} bytes`);
     return b;
-  });
+  }, { defaultText: def });
 };
 
 export const oneOf = <T extends string>(help: string, def: T, values: readonly T[]): KeySpec<T> =>

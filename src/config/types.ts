@@ -15,6 +15,8 @@ export interface KeySpec<T> {
   /** Type shown in --help, e.g. "HOST:PORT", "duration", "bool". */
   type: string;
   default: T;
+  /** How the default is written in docs and --help when it differs from String(default) ("32s", "4MiB"). */
+  defaultText?: string;
   /** Parses a value from a flag, env var or YAML; text sources pass strings, YAML may pass any type. */
   parse: (raw: unknown) => Parsed<T>;
   /** Repeatable flag (list value): each occurrence adds an item. Env vars split on commas. */
