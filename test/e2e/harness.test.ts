@@ -126,13 +126,17 @@ const dirs: string[] = [];
 let running: Kamailio | undefined;
 let collector: Collector | undefined;
 
-afterEach(async () => {
+let keepDirs = false;
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail') keepDirs = true; // leave logs and sipp files for a look
   await running?.stop();
   running = undefined;
   await collector?.close();
   collector = undefined;
 });
 afterAll(() => {
+  if (keepDirs) return;
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -165,6 +169,11 @@ describe('e2e harness: Kamailio + sipp', () => {
     expect(m.accMissed).toEqual({ 'INVITE 486': 5, 'INVITE 487': 2, 'INVITE 408': 1 });
     expect(m.accAnswered['CANCEL 200']).toBe(2);
     expect(m.accLines).toBe(18 + 8 + 2);
+    // A UAS 503 reaches the caller as 500 (tm follows RFC 3261 16.7); the missed-call record keeps 503.
+    const u = expectedOutcome([{ code: 503, count: 2 }], { accMissed: true });
+    expect(u.final).toEqual({ 'INVITE 500': 2 });
+    expect(u.wire).toEqual({ 'INVITE 500': 2, 'INVITE 503': 2 });
+    expect(u.accMissed).toEqual({ 'INVITE 503': 2 });
     expect(() => expectedOutcome([{ method: 'OPTIONS', code: 486, count: 1, retransmit: true }])).toThrow(/retransmit/);
     expect(() => expectedOutcome([{ code: 180, count: 1 }])).toThrow(/INVITE code/);
   });
@@ -235,6 +244,19 @@ describe('e2e harness: Kamailio + sipp', () => {
     }, 'HEP copies of every final response', 10_000);
     expect(hep.distinct).toEqual(expected.wire);
     expect(hep.distinct['INVITE 503']).toBe(2);
+  });
+
+  it('fails fast, with the log, when the SIP port is taken', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const t0 = Date.now();
+      await expect(startKamailio({ dir: tempDir(), port })).rejects.toThrow(/exited[\s\S]*(bind|in use)/i);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
   });
 
   it('stops every Kamailio process and leaves the log behind', async () => {

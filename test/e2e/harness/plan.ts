@@ -66,8 +66,7 @@ export type Counts = Record<string, number>;
 export interface Expected {
   /**
    * Distinct final responses, one per transaction, keyed "METHOD CODE": what the proxy sent to the
-   * callers. The same table holds on the wire when copies and retransmissions of a response are merged
-   * by (Call-ID, CSeq, code) across both legs. Includes "CANCEL 200" for cancelled calls.
+   * callers (a UAS 503 appears as the 500 the caller got). Includes "CANCEL 200" for cancelled calls.
    */
   final: Counts;
   /**
@@ -87,10 +86,10 @@ export interface Expected {
   /** Distinct provisional responses: the proxy's "100 trying" per relayed INVITE, the UAS's 180. */
   provisional: Counts;
   /**
-   * Lower bound of final-response PACKETS a capture of all proxy traffic (HEP trace_mode) sees: 2 per
-   * relayed response (UAS->proxy and proxy->caller), 1 per locally generated one (408, 404, and
-   * the proxy's own 200 for CANCEL, whose UAS 200 is absorbed: 2 for "CANCEL 200"). Retransmissions
-   * add more, so compare with >=.
+   * Lower bound of final-response PACKETS a capture of all proxy traffic (HEP trace_mode) sees:
+   * 2 per relayed response (UAS->proxy, proxy->caller); 1 per response the proxy generates itself
+   * (408 timeout, 404 unknown user); "CANCEL 200": 2 (the UAS's, absorbed, and the proxy's own);
+   * a UAS 503: 1 x 503 (UAS leg) + 1 x 500 (caller leg). Retransmissions add more: compare with >=.
    */
   finalPacketsMin: Counts;
   /** Final responses the UAS retransmits (retransmit groups): each is seen 1 + (usually 2) times on the UAS leg. */

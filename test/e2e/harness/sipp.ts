@@ -130,7 +130,7 @@ async function runGroup(k: Kamailio, g: NormalizedGroup, index: number, runDir: 
   let uas: Child | undefined;
   let uasPort: number | undefined;
   if (setup.uas) {
-    const file = renderScenario(setup.uas.file, setup.uas.vars, join(dir, `uas-${setup.uas.file}`));
+    const file = renderScenario(setup.uas.file, setup.uas.vars, join(dir, setup.uas.file));
     uasPort = await freePort('udp');
     uas = startChild(sipp, ['-sf', file, '-p', String(uasPort), '-t', 'u1', ...common, ...trace('uas')], { cwd: dir });
     const deadline = Date.now() + 10_000;
@@ -145,7 +145,7 @@ async function runGroup(k: Kamailio, g: NormalizedGroup, index: number, runDir: 
   }
 
   const service = uasPort === undefined ? 'nobody' : `uas-${uasPort}`;
-  const uacFile = renderScenario(setup.uac.file, setup.uac.vars, join(dir, `uac-${setup.uac.file}`));
+  const uacFile = renderScenario(setup.uac.file, setup.uac.vars, join(dir, setup.uac.file));
   const uacPort = await freePort(g.transport === 'tcp' ? 'both' : 'udp');
   const uac = startChild(
     sipp,
