@@ -9,6 +9,7 @@ import { PACKAGE } from '../paths.js';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { loadWebConfig, WebConfigError } from '../http/webconfig.js';
 import { explain } from './explain.js';
+import { replayCommand } from './replay.js';
 import { usage } from './help.js';
 
 export interface Io {
@@ -57,6 +58,7 @@ export const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  replay: replayCommand,
 };
 
 async function runDaemon(args: ParsedArgs, io: Io): Promise<number> {

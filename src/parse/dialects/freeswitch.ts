@@ -22,14 +22,14 @@ export interface FsState {
   code: number;
 }
 
-const STATE = /Channel (\S+) entering state \[(\w*)\]\[(\d*)\]/;
+const STATE = /Channel (\S+) entering state \[(\w*)\]\[([^\]]*)\]/;
 
 /** Parses an `entering state` line: the state, or a parse error, or undefined when it is not one. */
 export function parseFsState(line: string): FsState | { error: string } | undefined {
   const m = STATE.exec(line);
   if (!m) return undefined;
   const text = m[3] as string;
-  if (/^0+$/.test(text)) return { channel: m[1] as string, state: m[2] as string, code: 0 };
+  if (text === '' || /^0+$/.test(text)) return { channel: m[1] as string, state: m[2] as string, code: 0 };
   const code = parseStatusCode(text);
   if (code === undefined) return { error: 'invalid_code' };
   return { channel: m[1] as string, state: m[2] as string, code };

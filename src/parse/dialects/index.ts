@@ -160,15 +160,34 @@ export class LogLineParser implements LineParser {
         continue;
       }
       let hit = -1;
+      let which = -1;
       for (let i = 0; i < k; i++) {
         let q = next[i] as number;
         if (q < p && q !== -1) {
           q = view.indexOf(needles[i] as Buffer, p);
           next[i] = q;
         }
-        if (q >= 0 && q < nl && (hit < 0 || q < hit)) hit = q;
+        if (q >= 0 && q < nl && (hit < 0 || q < hit)) {
+          hit = q;
+          which = i;
+        }
       }
-      if (hit >= 0) this.handle(decode(view, p, nl));
+      if (hit >= 0) {
+        // Fast path for the common case, an acc record: decode from the marker on and parse it directly.
+        // Anything unusual (rsyslog escapes, JSON, not an acc record after all) takes the general path.
+        if (which === 0 && this.acc && view[p] !== 123) {
+          const s = decode(view, hit, nl);
+          if (s.indexOf('#') < 0) {
+            const r = parseAcc(s, 0);
+            if (r !== undefined) {
+              this.out(r);
+              p = nl + 1;
+              continue;
+            }
+          }
+        }
+        this.handle(decode(view, p, nl));
+      }
       p = nl + 1;
     }
     this.latin1 = false;
@@ -294,7 +313,11 @@ export class LogLineParser implements LineParser {
       return true;
     }
     if (t === '') {
-      if (b.lines.length === 0) return true; // blank lines before the start line
+      if (b.lines.length === 0) {
+        // Nothing logged after the header: the message is missing.
+        this.completeBlock();
+        return true;
+      }
       b.headersDone = true;
       if (b.kind !== 'chansip') this.completeBlock();
       return true;
