@@ -55,7 +55,7 @@ export interface Thresholds {
     SipExporterDown: { severity: Severity; for: string };
     SipExporterInputDown: { severity: Severity; for: string };
     SipExporterParseErrorsHigh: { severity: Severity; for: string; ratio: number; minErrorsPerSecond: number };
-    SipExporterDroppingInput: { severity: Severity; for: string; minDropsPerSecond: number };
+    SipExporterDroppingInput: { severity: Severity; for: string; minDropsPerSecond: number; ignoredReasons: string[] };
   };
 }
 
@@ -100,6 +100,12 @@ class Reader {
     const v = this.get(k);
     if (!Array.isArray(v) || v.length === 0 || !v.every((c) => Number.isInteger(c) && c >= 100 && c <= 699)) throw new Error(`${THRESHOLDS_PATH}: ${this.key(k)} must be a list of status codes 100-699`);
     return [...new Set(v as number[])].sort((a, b) => a - b);
+  }
+  /** A list of snake_case words (label values); may be empty. */
+  words(k: string): string[] {
+    const v = this.get(k);
+    if (!Array.isArray(v) || !v.every((w) => typeof w === 'string' && /^[a-z][a-z0-9_]*$/.test(w))) throw new Error(`${THRESHOLDS_PATH}: ${this.key(k)} must be a list of snake_case words`);
+    return [...new Set(v as string[])].sort();
   }
   sub(k: string): Reader {
     return new Reader(this.get(k), this.key(k));
@@ -153,7 +159,7 @@ export function parseThresholds(text: string): Thresholds {
       SipExporterDown: { severity: down.severity, for: down.for },
       SipExporterInputDown: { severity: input.severity, for: input.for },
       SipExporterParseErrorsHigh: { severity: parse.severity, for: parse.for, ratio: parse.r.num('ratio', 0, 1), minErrorsPerSecond: parse.r.num('min-errors-per-second', 0, 1e9) },
-      SipExporterDroppingInput: { severity: drop.severity, for: drop.for, minDropsPerSecond: drop.r.num('min-drops-per-second', 0, 1e9) },
+      SipExporterDroppingInput: { severity: drop.severity, for: drop.for, minDropsPerSecond: drop.r.num('min-drops-per-second', 0, 1e9), ignoredReasons: drop.r.words('ignored-reasons') },
     },
   };
   for (const x of [s5, s6, surge, ser, idle, down, input, parse, drop]) x.r.done();
@@ -562,14 +568,21 @@ export function alertDefs(t: Thresholds, catalogue: CatalogueFile): AlertDef[] {
   }
   {
     const s = a.SipExporterDroppingInput;
+    const ignored = s.ignoredReasons.length > 0 ? `reason!~"${s.ignoredReasons.join('|')}"` : '';
+    const min = num(s.minDropsPerSecond);
+    // UDP datagrams the kernel dropped before the exporter could read them (socket buffer full) are
+    // counted by the HEP and syslog inputs separately; they are drops too, reported as reason "kernel".
+    const kernel = (input: 'hep' | 'syslog'): string =>
+      `label_replace(label_replace(\n  sum by (job, instance) (rate(sip_exporter_${input}_udp_kernel_drops_total{${sel}}[${w}])) > ${min},\n  "source", "${input}", "", ""), "reason", "kernel", "", "")`;
     out.push({
       name: 'SipExporterDroppingInput',
       severity: s.severity,
       for: s.for,
-      expr: `sum by (job, instance, source, reason) (rate(sip_exporter_dropped_total{${sel}}[${w}])) > ${num(s.minDropsPerSecond)}`,
+      expr: `sum by (job, instance, source, reason) (rate(sip_exporter_dropped_total{${m(sel, ignored)}}[${w}])) > ${min}\nor\n${kernel('hep')}\nor\n${kernel('syslog')}`,
       summary: 'The SIP response exporter is discarding input, so its counts are too low.',
       description: `Input {{ $labels.source }} on {{ $labels.instance }} drops {{ printf "%.2f" $value }} items/s for reason {{ $labels.reason }}; SIP response counts from it are incomplete.`,
-      condition: `sip_exporter_dropped_total grows faster than ${num(s.minDropsPerSecond)}/s (any reason) over ${w}`,
+      condition:
+        `sip_exporter_dropped_total (reasons ${s.ignoredReasons.length > 0 ? `other than ${s.ignoredReasons.join(', ')}` : 'any'}) or the kernel's UDP drops of the HEP or syslog socket grow faster than ${min}/s over ${w}`,
       codes: [],
     });
   }
@@ -959,17 +972,13 @@ function dashboard(d: DashboardSpec): Json {
 const RI = '$__rate_interval';
 const RANGE = '$__range';
 
-/** Histogram of the HEP input's latency (src/metrics/latency.ts); names are part of the metric contract. */
-export interface LatencyMetrics {
-  /** RFC 6076 Session Request Delay: INVITE to first non-100 provisional or final response. */
-  srd: string;
-  /** Any request to its final response, labelled by method and class. */
-  final: string;
-}
-export const LATENCY: LatencyMetrics = {
+/** Latency histograms of the HEP input (src/metrics/latency.ts), in seconds. */
+export const LATENCY = {
+  /** RFC 6076 Session Request Delay: initial INVITE to first non-100 response; label class of that response. */
   srd: 'sip_session_request_delay_seconds',
-  final: 'sip_request_final_response_seconds',
-};
+  /** Any request (not ACK) to its first final response; labels method and class. */
+  final: 'sip_final_response_delay_seconds',
+} as const;
 
 function overview(): DashboardSpec {
   const S = 'job=~"$job", instance=~"$instance", source=~"$source", method=~"$method"';
@@ -1285,7 +1294,7 @@ function kpiDashboard(): DashboardSpec {
     h: 4,
   });
   const kpi = (abbr: string): Kpi => KPIS.find((k) => k.abbr === abbr) as Kpi;
-  const hist = (metric: string, by: string, q: number): string => `histogram_quantile(${q}, sum by (${by}) (rate(${metric}_bucket{${S}}[${RI}])))`;
+  const hist = (metric: string, by: string, q: number, extra: string): string => `histogram_quantile(${q}, sum by (${by}) (rate(${metric}_bucket{${m(S, extra)}}[${RI}])))`;
   return {
     file: 'dashboards/sip-call-kpis.json',
     uid: 'sip-call-kpis',
@@ -1367,20 +1376,24 @@ function kpiDashboard(): DashboardSpec {
       {
         type: 'timeseries',
         title: 'Session Request Delay (HEP)',
-        description: 'RFC 6076 Session Request Delay: time from an initial INVITE to its first non-100 provisional or final response, as percentiles. Only the HEP input measures it (it needs request and response timestamps).',
+        description:
+          'RFC 6076 Session Request Delay: time from an initial INVITE to its first status-indicative response (18x or final, not 100 Trying). Successful setups (answered by 18x/2xx, section 4.3.1) as percentiles, and the median for failed setups (3xx-6xx, section 4.3.2). Only the HEP input measures it: it needs request and response capture times.',
         unit: 's',
         min: 0,
-        targets: [0.5, 0.9, 0.99].map((q) => ({ expr: hist(LATENCY.srd, 'le', q), legend: `p${q * 100}` })),
+        targets: [
+          ...[0.5, 0.9, 0.99].map((q) => ({ expr: hist(LATENCY.srd, 'le', q, 'class=~"1xx|2xx"'), legend: `successful p${q * 100}` })),
+          { expr: hist(LATENCY.srd, 'le', 0.5, 'class=~"3xx|4xx|5xx|6xx"'), legend: 'failed p50' },
+        ],
         w: 12,
         h: 8,
       },
       {
         type: 'timeseries',
         title: 'Request to final response, p90 by method (HEP)',
-        description: 'Time from a request to its final response, 90th percentile per method, from the HEP input.',
+        description: 'Time from a request to its first final response, 90th percentile per method (INVITE includes ringing until answer). HEP input only.',
         unit: 's',
         min: 0,
-        targets: [{ expr: hist(LATENCY.final, 'le, method', 0.9), legend: '{{method}}' }],
+        targets: [{ expr: hist(LATENCY.final, 'le, method', 0.9, ''), legend: '{{method}}' }],
         w: 12,
         h: 8,
       },
@@ -1435,7 +1448,7 @@ function healthDashboard(): DashboardSpec {
         title: 'Versions and uptime',
         description: 'Exporter and Node.js version per instance, and time since the process started.',
         unit: 's',
-        targets: [{ expr: `max by (instance, version, nodejs) (time() - process_start_time_seconds{${H}} and on (instance) group_left (version, nodejs) sip_exporter_build_info{${H}})`, instant: true, table: true }],
+        targets: [{ expr: `max by (instance, version, nodejs) (\n  (time() - process_start_time_seconds{${H}})\n  * on (job, instance) group_left (version, nodejs)\n  sip_exporter_build_info{${H}}\n)`, instant: true, table: true }],
         transformations: [{ id: 'organize', options: { excludeByName: { Time: true }, renameByName: { instance: 'Instance', version: 'Version', nodejs: 'Node.js', Value: 'Uptime' } } }],
         w: 8,
         h: 4,
@@ -1498,6 +1511,107 @@ function healthDashboard(): DashboardSpec {
         unit: 'reqps',
         targets: [{ expr: `sum by (method) (rate(sip_requests_total{${H}}[${RI}]))`, legend: '{{method}}' }],
         w: 12,
+        h: 8,
+      },
+      {
+        type: 'timeseries',
+        title: 'HEP packets by transport',
+        description: 'HEP packets received per second over UDP and TCP, before decoding (sip_exporter_hep_packets_total).',
+        unit: 'pps',
+        targets: [{ expr: `sum by (instance, transport) (rate(sip_exporter_hep_packets_total{${H}}[${RI}]))`, legend: '{{instance}} {{transport}}' }],
+        w: 8,
+        h: 8,
+      },
+      {
+        type: 'timeseries',
+        title: 'HEP decode errors and auth failures',
+        description: 'HEP packets that could not be decoded, by reason, and packets rejected for a missing or wrong auth key.',
+        unit: 'pps',
+        targets: [
+          { expr: `sum by (instance, reason) (rate(sip_exporter_hep_decode_errors_total{${H}}[${RI}]))`, legend: '{{instance}} decode {{reason}}' },
+          { expr: `sum by (instance, reason) (rate(sip_exporter_hep_auth_failures_total{${H}}[${RI}]))`, legend: '{{instance}} auth {{reason}}' },
+        ],
+        w: 8,
+        h: 8,
+      },
+      {
+        type: 'timeseries',
+        title: 'UDP datagrams dropped by the kernel',
+        description: 'HEP and syslog UDP datagrams the kernel dropped because the socket receive buffer was full: lost before the exporter saw them. Raise recv-buffer-size and net.core.rmem_max.',
+        unit: 'pps',
+        targets: [
+          { expr: `sum by (instance) (rate(sip_exporter_hep_udp_kernel_drops_total{${H}}[${RI}]))`, legend: '{{instance}} hep' },
+          { expr: `sum by (instance) (rate(sip_exporter_syslog_udp_kernel_drops_total{${H}}[${RI}]))`, legend: '{{instance}} syslog' },
+        ],
+        w: 8,
+        h: 8,
+      },
+      {
+        type: 'timeseries',
+        title: 'HEP de-duplication and transaction tables',
+        description: 'Entries the HEP input holds (responses and requests remembered for de-duplication, transactions awaiting a final response). Evictions mean a table was full: raise hep.dedup-max-entries or hep.max-pending-transactions.',
+        unit: 'short',
+        targets: [
+          { expr: `sum by (instance, window) (sip_exporter_hep_window_entries{${H}})`, legend: '{{instance}} {{window}} entries' },
+          { expr: `sum by (instance, window) (increase(sip_exporter_hep_window_evictions_total{${H}}[${RI}]))`, legend: '{{instance}} {{window}} evicted' },
+        ],
+        w: 8,
+        h: 8,
+      },
+      {
+        type: 'timeseries',
+        title: 'Log lines read',
+        description: 'Lines read from the followed log files per second (the log input).',
+        unit: 'cps',
+        targets: [{ expr: `sum by (instance) (rate(sip_exporter_log_lines_total{${H}}[${RI}]))`, legend: '{{instance}}' }],
+        w: 8,
+        h: 8,
+      },
+      {
+        type: 'timeseries',
+        title: 'Log files, rotations and errors',
+        description: 'Log files currently open, rotations noticed (rename, truncate, delete) and errors opening or reading files (e.g. permission denied).',
+        unit: 'short',
+        targets: [
+          { expr: `sum by (instance) (sip_exporter_log_files_watched{${H}})`, legend: '{{instance}} files open' },
+          { expr: `sum by (instance, kind) (increase(sip_exporter_log_rotations_total{${H}}[${RI}]))`, legend: '{{instance}} rotation {{kind}}' },
+          { expr: `sum by (instance) (increase(sip_exporter_log_file_errors_total{${H}}[${RI}]))`, legend: '{{instance}} file errors' },
+        ],
+        w: 8,
+        h: 8,
+      },
+      {
+        type: 'timeseries',
+        title: 'Syslog messages by transport',
+        description: 'Syslog messages received per second over UDP, TCP and TLS, before header parsing and the app-name filter.',
+        unit: 'cps',
+        targets: [{ expr: `sum by (instance, transport) (rate(sip_exporter_syslog_messages_total{${H}}[${RI}]))`, legend: '{{instance}} {{transport}}' }],
+        w: 8,
+        h: 8,
+      },
+      {
+        type: 'timeseries',
+        title: 'Syslog framing and header errors',
+        description: 'Syslog frames that could not be read (framing) and messages whose header could not be parsed, by reason.',
+        unit: 'cps',
+        targets: [
+          { expr: `sum by (instance, reason) (rate(sip_exporter_syslog_framing_errors_total{${H}}[${RI}]))`, legend: '{{instance}} framing {{reason}}' },
+          { expr: `sum by (instance, reason) (rate(sip_exporter_syslog_header_errors_total{${H}}[${RI}]))`, legend: '{{instance}} header {{reason}}' },
+        ],
+        w: 8,
+        h: 8,
+      },
+      {
+        type: 'timeseries',
+        title: 'Open HEP and syslog connections',
+        description: 'TCP (and TLS) connections currently open to the HEP and syslog inputs.',
+        unit: 'short',
+        min: 0,
+        targets: [
+          { expr: `sum by (instance) (sip_exporter_hep_tcp_connections{${H}})`, legend: '{{instance}} hep' },
+          { expr: `sum by (instance, transport) (sip_exporter_syslog_open_connections{${H}})`, legend: '{{instance}} syslog {{transport}}' },
+        ],
+        w: 8,
         h: 8,
       },
       {
