@@ -116,6 +116,27 @@ describe('dialect table tests (fixtures written from the format notes)', () => {
     expect(viaLines(fixture('rsyslog-escaped.txt'))[2]).toMatchObject({ callId: 'rs-3\tx' });
   });
 
+  it('Kamailio "call missed" + "transaction answered" of one failed INVITE count once; different codes count twice', () => {
+    const rec = (kind: string, cid: string, code: number, reason: string): string =>
+      ` 3(101) NOTICE: acc [acc.c:287]: acc_log_request(): ACC: ${kind}: timestamp=1;method=INVITE;from_tag=a;to_tag=;call_id=${cid};code=${code};reason=${reason}`;
+    const text = [
+      rec('call missed', 'A', 486, 'Busy Here'),
+      rec('transaction answered', 'A', 486, 'Busy Here'),
+      rec('call missed', 'B', 503, 'Service Unavailable'),
+      rec('transaction answered', 'B', 500, 'Server Internal Error'),
+      rec('transaction answered', 'C', 407, 'Proxy Authentication Required'),
+      rec('transaction answered', 'C', 407, 'Proxy Authentication Required'),
+      rec('transaction answered', 'D', 480, 'Temporarily Unavailable'),
+      rec('call missed', 'D', 480, 'Temporarily Unavailable'),
+      rec('call missed', 'E', 408, 'Request Timeout'),
+      rec('call missed', 'E', 486, 'Busy Here'),
+      rec('transaction answered', 'E', 486, 'Busy Here'),
+    ].join('\n');
+    const want = ['486 INVITE Busy Here', '503 INVITE Service Unavailable', '500 INVITE Server Internal Error', '407 INVITE Proxy Authentication Required', '407 INVITE Proxy Authentication Required', '480 INVITE Temporarily Unavailable', '408 INVITE Request Timeout', '486 INVITE Busy Here'];
+    expect(viaLines(text).map(show)).toEqual(want);
+    expect(viaScan(text).map(show)).toEqual(want);
+  });
+
   it('a forced dialect only looks at its own formats', () => {
     const all = Object.fromEntries(TABLE.map((t) => [t.file, fixture(t.file)]));
     expect(viaLines(all['asterisk-pjsip.txt'] as string, 'kamailio')).toEqual([]);

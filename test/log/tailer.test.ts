@@ -213,6 +213,28 @@ describe('tailer: position file', () => {
     w.close();
   });
 
+  it('copytruncate while stopped: the rest comes from the copy, the truncated file from its start', async () => {
+    const path = join(dir, 'app.log');
+    const positionFile = join(dir, 'positions.json');
+    const w = new LogWriter(path);
+    const a = await start([path], { positionFile });
+    w.write(30);
+    await poll(() => a.events.length === 30, 'first run');
+    await stop(a);
+    w.write(20); // only in the copy after the truncation
+    copyFileSync(path, `${path}.1`);
+    truncateSync(path, 0);
+    w.write(400); // the truncated file grows past the old offset: only the content tells
+    const b = await start([path], { positionFile });
+    w.write(10);
+    await poll(() => b.events.length === 430, `second run, have ${b.events.length}`);
+    await sleep(300);
+    const { seen, dups } = ids([...a.events, ...b.events]);
+    expect(dups).toEqual([]);
+    expect(seen.size).toBe(460);
+    w.close();
+  });
+
   it('a file re-created under the same path while stopped is read from its start', async () => {
     const path = join(dir, 'app.log');
     const positionFile = join(dir, 'positions.json');

@@ -15,6 +15,12 @@ import type { ParseResult, SipEvent } from '../../event.js';
 
 export const ACC_MARKER = 'ACC: ';
 
+/** Which record the last parseAcc() call read (set on every call, so the hot path allocates nothing for it). */
+export const ACC_OTHER = 0;
+export const ACC_ANSWERED = 1;
+export const ACC_MISSED = 2;
+export let lastAccKind = ACC_OTHER;
+
 const SEMI = 59;
 
 /** Index where the value of `key` ("method=") starts, for a key at `from` or right after a ';'; else -1. */
@@ -39,9 +45,13 @@ function valueEnd(s: string, v: number): number {
 export function parseAcc(s: string, at: number): ParseResult {
   const p = at + ACC_MARKER.length;
   let fields = -1;
+  lastAccKind = ACC_OTHER;
   switch (s.charCodeAt(p)) {
     case 116: // t
-      if (s.startsWith('transaction answered: ', p)) fields = p + 22;
+      if (s.startsWith('transaction answered: ', p)) {
+        fields = p + 22;
+        lastAccKind = ACC_ANSWERED;
+      }
       break;
     case 114: // r
       if (s.startsWith('request accounted: ', p)) fields = p + 19;
@@ -50,7 +60,10 @@ export function parseAcc(s: string, at: number): ParseResult {
       else if (s.startsWith('request acknowledged: ', p)) return undefined;
       break;
     case 99: // c
-      if (s.startsWith('call missed: ', p)) fields = p + 13;
+      if (s.startsWith('call missed: ', p)) {
+        fields = p + 13;
+        lastAccKind = ACC_MISSED;
+      }
       else if (s.startsWith('call ended: ', p)) fields = p + 12;
       break;
   }

@@ -9,14 +9,15 @@
  * searches those markers in whole byte buffers with Buffer.indexOf and only decodes the lines that
  * contain one, so noise lines cost one newline search each.
  *
- * Double counting: when a proxy logs the same response twice in different forms, the message-level form
+ * Double counting: Kamailio's "call missed" and "transaction answered" records of one failed INVITE are
+ * paired (see accOut). When a proxy logs the same response twice in different forms, the message-level form
  * wins. A chan_sip `Got SIP response` line is ignored while chan_sip `SIP read` dumps are being logged, and
  * FreeSWITCH `entering state` lines are ignored while siptrace dumps or nta lines are (and nta lines while
  * siptrace dumps are), where "while" means within the last PRECEDENCE_WINDOW lines of the stream.
  */
 import { isParseError, type ParseResult, type SipEvent } from '../../event.js';
 import { parseSipMessage } from '../sip.js';
-import { ACC_MARKER, parseAcc } from './acc.js';
+import { ACC_ANSWERED, ACC_MARKER, ACC_OTHER, lastAccKind, parseAcc } from './acc.js';
 import { ASTERISK_BLOCK_MARKER, CHAN_SIP_GOT_MARKER, asteriskBlockHeader, isChanSipDumpEnd, parseChanSipGot, type BlockHeader } from './asterisk.js';
 import { matchCustom, type CustomPattern } from './custom.js';
 import { FS_STATE_MARKER, NTA_MARKER, SIPTRACE_MARKER, parseFsState, parseNta, siptraceHeader, stripFsUuid } from './freeswitch.js';
@@ -62,6 +63,8 @@ export const PRECEDENCE_WINDOW = 2000;
 /** A block is completed (parsed as far as it got) after this many lines or characters. */
 export const MAX_BLOCK_LINES = 200;
 export const MAX_BLOCK_CHARS = 64 * 1024;
+/** Unpaired failed acc records remembered (see accOut). */
+const MAX_ACC_PENDING = 10_000;
 /** Channels remembered for FreeSWITCH `entering state` de-duplication. */
 const MAX_FS_CHANNELS = 10_000;
 
@@ -97,6 +100,8 @@ export class LogLineParser implements LineParser {
   private ntaAt = -Infinity;
   private siptraceAt = -Infinity;
   private readonly fsLastCode = new Map<string, number>();
+  /** Failed acc records not yet paired, by Call-ID/method/code: [answered, missed]. */
+  private readonly accPending = new Map<string, [number, number]>();
   /** scan() decodes bytes as latin1: event text fields holding bytes >= 0x80 are re-decoded as UTF-8. */
   private latin1 = false;
 
@@ -180,7 +185,7 @@ export class LogLineParser implements LineParser {
           if (s.indexOf('#') < 0) {
             const r = parseAcc(s, 0);
             if (r !== undefined) {
-              this.out(r);
+              this.accOut(r);
               p = nl + 1;
               continue;
             }
@@ -219,7 +224,7 @@ export class LogLineParser implements LineParser {
     let i: number;
     if (this.acc && (i = line.indexOf(ACC_MARKER)) >= 0) {
       const r = line.charCodeAt(0) === 123 /* { */ ? accFromJson(line) : parseAcc(line, i);
-      if (r !== undefined) return this.out(r);
+      if (r !== undefined) return this.accOut(r);
     }
     if (this.asterisk) {
       if ((i = line.indexOf(ASTERISK_BLOCK_MARKER)) >= 0) {
@@ -256,6 +261,33 @@ export class LogLineParser implements LineParser {
       const r = matchCustom(p, line);
       if (r !== undefined) return this.out(r);
     }
+  }
+
+  /**
+   * With both failed_transaction_flag and log_missed_flag set, Kamailio writes a failed INVITE twice:
+   * "call missed" (the branch's reply) and "transaction answered" (the reply sent upstream). When both
+   * carry the same Call-ID, method and code they are one response relayed, and it is counted once; when
+   * the codes differ (a 503 from downstream, 500 sent upstream) they are two responses. Each record pairs
+   * with at most one record of the other kind, so repeated responses in one call still all count.
+   */
+  private accOut(r: ParseResult): void {
+    if (r === undefined || 'error' in r) return this.out(r);
+    const kind = lastAccKind;
+    if (kind === ACC_OTHER || r.code < 300 || r.callId === undefined) return this.out(r);
+    const key = `${r.callId}\u0000${r.method}\u0000${r.code}`;
+    const e = this.accPending.get(key);
+    const mine = kind === ACC_ANSWERED ? 0 : 1;
+    if (e !== undefined && e[1 - mine]! > 0) {
+      e[1 - mine]!--;
+      if (e[0] === 0 && e[1] === 0) this.accPending.delete(key);
+      return;
+    }
+    if (e !== undefined) e[mine]!++;
+    else {
+      if (this.accPending.size >= MAX_ACC_PENDING) this.accPending.delete(this.accPending.keys().next().value as string);
+      this.accPending.set(key, mine === 0 ? [1, 0] : [0, 1]);
+    }
+    this.out(r);
   }
 
   private fsState(s: ReturnType<typeof parseFsState>): void {

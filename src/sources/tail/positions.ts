@@ -16,6 +16,8 @@ export interface Position {
   offset: number;
   /** "N:sha256" of the file's first N bytes (N = HEAD_BYTES or the file's size if smaller): tells a re-used inode from the same file. */
   head: string;
+  /** Hex of the bytes just before `offset` (up to 32): detects a file truncated and rewritten past our offset, and finds its copy. */
+  tail?: string;
   /** The file had been rotated away and was still being drained. */
   rotated?: boolean;
 }

@@ -33,6 +33,9 @@ export interface TailStats extends ScanStats {
   bytes: number;
 }
 
+/** Bytes before the read position kept to recognise the same content (truncation, copies). */
+const TAIL_BYTES = 32;
+
 /** Read at most this much of one file per round, so one busy file cannot starve the others or the event loop. */
 const MAX_BYTES_PER_ROUND = 32 * CHUNK_SIZE;
 
@@ -275,9 +278,20 @@ export class Tailer {
     if (!o) return;
     const f = new Tailed(path, o.fh, o.st.dev, o.st.ino, o.st.birthtimeMs, this.newReader());
     const pos = saved.find((s) => s.path === path && !s.rotated && s.dev === o.st.dev && s.ino === o.st.ino);
-    if (pos && pos.offset <= o.st.size && sameBirth(pos.born, o.st.birthtimeMs) && (await headMatches(o.fh, pos.head))) {
+    if (pos && pos.offset <= o.st.size && sameBirth(pos.born, o.st.birthtimeMs) && (await headMatches(o.fh, pos.head)) && (await tailMatches(o.fh, pos))) {
       f.offset = pos.offset;
     } else if (pos || saved.some((s) => s.path === path)) {
+      if (pos && pos.tail) {
+        // Same inode, other content: truncated (copytruncate) while we were down. The lines between our
+        // position and the truncation are in the copy, if there is one.
+        const old = new Tailed(path, o.fh, o.st.dev, o.st.ino, o.st.birthtimeMs, this.newReader());
+        old.offset = pos.offset;
+        old.tail = Buffer.from(pos.tail, 'hex');
+        await this.readRestFromCopy(old, pos.head);
+        old.reader.reset();
+        old.reader.parser.flush();
+        this.opts.onRotation?.('truncate', path);
+      }
       // The position was for another file (rotated, re-created or truncated while we were down): all of
       // this file is new.
       f.offset = 0;
@@ -430,7 +444,7 @@ export class Tailer {
       // copytruncate (or the file was rewritten in place): read it again from the start. What was written
       // before the truncation but not read yet is only in the copy, so read that from the copy first.
       this.opts.onRotation?.('truncate', f.path);
-      await this.readRestFromCopy(f);
+      await this.readRestFromCopy(f, await f.fingerprint());
       f.reader.reset();
       f.reader.parser.flush();
       f.offset = 0;
@@ -466,9 +480,8 @@ export class Tailer {
    * After a copytruncate: finds the copy (same directory, another file whose first bytes and the bytes
    * just before our offset are the same as the truncated file had) and reads it from our offset to its end.
    */
-  private async readRestFromCopy(f: Tailed): Promise<void> {
-    if (f.tail.length === 0) return;
-    const head = await f.fingerprint();
+  private async readRestFromCopy(f: Tailed, head: string): Promise<void> {
+    if (f.tail.length === 0 || head === '') return;
     const dir = dirname(f.path);
     let names: string[];
     try {
@@ -516,7 +529,7 @@ export class Tailer {
 
   /** Keeps the bytes just before f.offset, to tell appended data from a truncated and rewritten file. */
   private async rememberTail(f: Tailed): Promise<void> {
-    const n = Math.min(f.offset, 32);
+    const n = Math.min(f.offset, TAIL_BYTES);
     if (n === 0) {
       f.tail = Buffer.alloc(0);
       return;
@@ -554,9 +567,12 @@ export class Tailer {
   private async positions(): Promise<Position[]> {
     const out: Position[] = [];
     const entry = async (f: Tailed): Promise<Position> => {
-      // Position first: fingerprint() awaits, and reads may move the offset meanwhile.
+      // Position first: the reads below await, and reads of new data may move the offset meanwhile.
       const offset = f.position;
-      return { path: f.path, dev: f.dev, ino: f.ino, born: f.born, offset, head: await f.fingerprint() };
+      const n = Math.min(offset, TAIL_BYTES);
+      const tail = Buffer.alloc(n);
+      const got = n > 0 ? (await f.fh.read(tail, 0, n, offset - n).catch(() => ({ bytesRead: 0 }))).bytesRead : 0;
+      return { path: f.path, dev: f.dev, ino: f.ino, born: f.born, offset, head: await f.fingerprint(), tail: tail.subarray(0, got).toString('hex') };
     };
     for (const f of [...this.files.values()]) out.push(await entry(f));
     for (const f of [...this.draining]) out.push({ ...(await entry(f)), rotated: true });
@@ -629,6 +645,16 @@ async function headMatches(fh: FileHandle, saved: string): Promise<boolean> {
 /** Birth times, where the file system has them, tell a re-created file from the old one. */
 function sameBirth(saved: number | undefined, now: number): boolean {
   return saved === undefined || saved === 0 || now === 0 || saved === now;
+}
+
+/** The bytes before a saved position are still there (the file was not truncated and rewritten). */
+async function tailMatches(fh: FileHandle, pos: Position): Promise<boolean> {
+  if (!pos.tail) return true;
+  const want = Buffer.from(pos.tail, 'hex');
+  if (want.length === 0 || pos.offset < want.length) return true;
+  const b = Buffer.alloc(want.length);
+  const { bytesRead } = await fh.read(b, 0, b.length, pos.offset - b.length).catch(() => ({ bytesRead: 0 }));
+  return bytesRead === b.length && b.equals(want);
 }
 
 async function isGzip(fh: FileHandle): Promise<boolean> {
