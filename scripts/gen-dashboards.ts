@@ -582,7 +582,7 @@ export function alertDefs(t: Thresholds, catalogue: CatalogueFile): AlertDef[] {
       summary: 'The SIP response exporter is discarding input, so its counts are too low.',
       description: `Input {{ $labels.source }} on {{ $labels.instance }} drops {{ printf "%.2f" $value }} items/s for reason {{ $labels.reason }}; SIP response counts from it are incomplete.`,
       condition:
-        `sip_exporter_dropped_total (reasons ${s.ignoredReasons.length > 0 ? `other than ${s.ignoredReasons.join(', ')}` : 'any'}) or the kernel's UDP drops of the HEP or syslog socket grow faster than ${min}/s over ${w}`,
+        `sip_exporter_dropped_total (reasons ${s.ignoredReasons.length > 0 ? `other than ${s.ignoredReasons.join(', ')}` : 'any'}) or the kernel's UDP drops of the HEP or syslog socket ${s.minDropsPerSecond === 0 ? 'grow at all' : `grow faster than ${min}/s`} over ${w}`,
       codes: [],
     });
   }
@@ -1774,7 +1774,7 @@ export function runbookBlocks(t: Thresholds, catalogue: CatalogueFile): Record<s
     ref.push(
       `### <a id="code-${c.code}"></a>${codeHeading(c)}`,
       '',
-      `${c.meaning} (${c.rfc}${c.expected ? '; routine in healthy traffic' : ''}.) Alerts: ${used.join(', ')}.`,
+      `${c.meaning} Defined in ${c.rfc}${c.expected ? '; routine in healthy traffic' : ''}. Alerts: ${used.join(', ')}.`,
       '',
       'Likely causes:',
       '',
