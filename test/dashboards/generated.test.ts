@@ -187,6 +187,17 @@ describe('Grafana-managed alert rules', () => {
     }
   });
 
+  it('contains nothing Grafana\'s file provisioning would expand as an environment variable', () => {
+    // Grafana expands $VAR in labels, titles and the other plain fields, ${VAR} also in annotations;
+    // query models are taken raw (so $query in the math expression is safe).
+    for (const r of group.rules) {
+      const { data: _data, annotations, ...plain } = r;
+      expect(JSON.stringify(plain), String(r.title)).not.toContain('$');
+      expect(JSON.stringify(annotations), String(r.title)).not.toContain('${');
+    }
+    expect(JSON.stringify({ ...group, rules: [] })).not.toContain('$');
+  });
+
   it('rewrites $value for Grafana, where $values holds each query result', () => {
     expect(toGrafanaTemplate('{{ $value | humanizePercentage }} {{ printf "%.2f" $value }} {{ $labels.x }}')).toBe(
       '{{ $values.query.Value | humanizePercentage }} {{ printf "%.2f" $values.query.Value }} {{ $labels.x }}',
