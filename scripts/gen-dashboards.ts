@@ -51,7 +51,7 @@ export interface Thresholds {
     SipGlobalFailureRatioHigh: { severity: Severity; for: string; ratio: number; minFinalPerSecond: number };
     SipResponseCodeSurge: { severity: Severity; for: string; factor: number; minPerSecond: number; codes: number[] };
     SipSessionEstablishmentRatioDrop: { severity: Severity; for: string; maxRelativeDrop: number; minAttemptsPerSecond: number };
-    SipNoTraffic: { severity: Severity; for: string; window: string };
+    SipNoTraffic: { severity: Severity; for: string; window: string; lookback: string };
     SipExporterDown: { severity: Severity; for: string };
     SipExporterInputDown: { severity: Severity; for: string };
     SipExporterParseErrorsHigh: { severity: Severity; for: string; ratio: number; minErrorsPerSecond: number };
@@ -155,7 +155,7 @@ export function parseThresholds(text: string): Thresholds {
         maxRelativeDrop: ser.r.num('max-relative-drop', 0, 1),
         minAttemptsPerSecond: ser.r.num('min-attempts-per-second', 0, 1e9),
       },
-      SipNoTraffic: { severity: idle.severity, for: idle.for, window: idle.r.duration('window') },
+      SipNoTraffic: { severity: idle.severity, for: idle.for, window: idle.r.duration('window'), lookback: idle.r.duration('lookback') },
       SipExporterDown: { severity: down.severity, for: down.for },
       SipExporterInputDown: { severity: input.severity, for: input.for },
       SipExporterParseErrorsHigh: { severity: parse.severity, for: parse.for, ratio: parse.r.num('ratio', 0, 1), minErrorsPerSecond: parse.r.num('min-errors-per-second', 0, 1e9) },
@@ -516,10 +516,12 @@ export function alertDefs(t: Thresholds, catalogue: CatalogueFile): AlertDef[] {
       name: 'SipNoTraffic',
       severity: s.severity,
       for: s.for,
-      expr: `sum by (job, instance, source) (increase(sip_exporter_events_total{${sel}}[${s.window}])) == 0\nand on (job, instance, source)\nsip_exporter_input_up{${sel}} == 1`,
-      summary: 'A running input of the SIP exporter has seen no SIP responses.',
-      description: `Input {{ $labels.source }} on {{ $labels.instance }} is running but has produced no SIP response events for ${s.window}.`,
-      condition: `a running input produced no SIP response event for ${s.window}`,
+      // Only inputs that saw traffic within the lookback alert: an input enabled by default but never
+      // fed (HEP on loopback in a log-only deployment) must not page every night.
+      expr: `sum by (job, instance, source) (increase(sip_exporter_events_total{${sel}}[${s.window}])) == 0\nand on (job, instance, source)\nsum by (job, instance, source) (increase(sip_exporter_events_total{${sel}}[${s.lookback}])) > 0\nand on (job, instance, source)\nsip_exporter_input_up{${sel}} == 1`,
+      summary: 'A running input of the SIP exporter has stopped seeing SIP responses.',
+      description: `Input {{ $labels.source }} on {{ $labels.instance }} is running and saw traffic in the last ${s.lookback}, but has produced no SIP response events for ${s.window}.`,
+      condition: `a running input that saw traffic in the last ${s.lookback} produced no SIP response event for ${s.window}`,
       codes: [],
     });
   }

@@ -10,7 +10,7 @@ export const SOURCE_INDEX: Record<Source, number> = { log: 0, hep: 1, syslog: 2 
 
 /** Series created at zero at start-up for each enabled source: the codes alerts and dashboards watch. */
 export const ZERO_SERIES: Readonly<Record<string, readonly number[]>> = {
-  INVITE: [100, 180, 183, 200, 401, 403, 404, 407, 408, 480, 486, 487, 488, 500, 502, 503, 504, 603],
+  INVITE: [100, 180, 183, 200, 301, 302, 401, 403, 404, 407, 408, 480, 486, 487, 488, 500, 502, 503, 504, 603],
   REGISTER: [200, 401, 403, 404, 408, 423, 500, 503],
   OPTIONS: [200, 404, 408, 503],
   BYE: [200, 408, 481],
