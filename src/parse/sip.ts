@@ -66,7 +66,10 @@ export class SipScan {
   fromTagEnd = -1;
   branchStart = -1;
   branchEnd = -1;
-  /** Offset just after the header section (after the blank line, or `end`). */
+  /**
+   * Offset just after the header section (after the blank line, or `end`), or -1 when scanning
+   * stopped early because every wanted header had been found.
+   */
   headerEnd = -1;
 
   reset(buf: Uint8Array): void {
@@ -102,13 +105,21 @@ const BSLASH = 92;
 const LT = 60;
 const GT = 62;
 
-// Header ids
+// Header ids (bit id-1 of a `fields` mask)
 const H_OTHER = 0;
 const H_CALLID = 1;
 const H_CSEQ = 2;
 const H_TO = 3;
 const H_FROM = 4;
 const H_VIA = 5;
+
+/** Header selection for scanSip's `fields`: skip the headers a caller does not need. */
+export const F_CALLID = 1 << (H_CALLID - 1);
+export const F_CSEQ = 1 << (H_CSEQ - 1);
+export const F_TO = 1 << (H_TO - 1);
+export const F_FROM = 1 << (H_FROM - 1);
+export const F_VIA = 1 << (H_VIA - 1);
+export const ALL_FIELDS = F_CALLID | F_CSEQ | F_TO | F_FROM | F_VIA;
 
 /** RFC 3261 token characters: alphanum and -.!%*_+`'~ */
 const TOKEN = new Uint8Array(256);
@@ -149,14 +160,14 @@ function isSipVersion(buf: Uint8Array, i: number, end: number): boolean {
   );
 }
 
-/** End of the line starting at i (index of CR or LF, or end). */
+/**
+ * End of the line starting at i: the index of its terminator (the CR of CRLF, or a bare LF), or end.
+ * Only LF ends a line (one compare per byte); a lone CR is ordinary content.
+ */
 function lineEnd(buf: Uint8Array, i: number, end: number): number {
-  while (i < end) {
-    const c = buf[i]!;
-    if (c === LF || c === CR) return i;
-    i++;
-  }
-  return end;
+  const s = i;
+  while (i < end && buf[i] !== LF) i++;
+  return i > s && buf[i - 1] === CR ? i - 1 : i;
 }
 
 /** Index after the line terminator at i (CRLF, LF or lone CR). */
@@ -191,8 +202,9 @@ export function isSipStartLine(buf: Uint8Array, i: number, end: number): boolean
 /**
  * Scans one SIP message in buf[start, end). Returns false (and leaves `scan` reset) when the bytes do
  * not start with a SIP status line or request line. Never throws, never reads outside [start, end).
+ * `fields` (F_* bits) selects the headers to read; scanning stops once all of them were seen.
  */
-export function scanSip(buf: Uint8Array, start: number, end: number, scan: SipScan): boolean {
+export function scanSip(buf: Uint8Array, start: number, end: number, scan: SipScan, fields = ALL_FIELDS): boolean {
   if (start < 0) start = 0;
   if (end > buf.length) end = buf.length;
   scan.reset(buf);
@@ -226,7 +238,7 @@ export function scanSip(buf: Uint8Array, start: number, end: number, scan: SipSc
     scan.reqMethodEnd = j;
     scan.reqMethodName = internMethod(buf, i, j);
   }
-  return scanHeaders(buf, nextLine(buf, le, end), end, scan, start);
+  return scanHeaders(buf, nextLine(buf, le, end), end, scan, start, fields);
 }
 
 /** Exactly the rule of parseStatusCode, on bytes: three digits, first 1-6. Returns 0 when invalid. */
@@ -239,72 +251,92 @@ function codeOf(buf: Uint8Array, a: number, b: number): number {
   return d0 * 100 + d1 * 10 + d2;
 }
 
-function scanHeaders(buf: Uint8Array, i: number, end: number, scan: SipScan, msgStart: number): boolean {
+function scanHeaders(buf: Uint8Array, i: number, end: number, scan: SipScan, msgStart: number, fields: number): boolean {
+  // Headers still wanted; scanning stops once all were seen (the rest of the message is skipped).
+  let want = ((fields & 1) + ((fields >> 1) & 1) + ((fields >> 2) & 1) + ((fields >> 3) & 1) + ((fields >> 4) & 1)) | 0;
   let seenVia = false;
+  let seenTo = false;
+  let seenFrom = false;
+  let seenCallId = false;
+  let seenCSeq = false;
   while (i < end) {
     const c0 = buf[i]!;
     if (c0 === CR || c0 === LF) {
       scan.headerEnd = nextLine(buf, i, end);
       return true;
     }
-    if (c0 === SP || c0 === HT) {
-      // A folded continuation line: unfold the header section into a copy and scan that instead.
-      return unfolding ? false : rescanUnfolded(buf, msgStart, end, scan);
-    }
     const le = lineEnd(buf, i, end);
-    // header name
-    let n = i;
-    while (n < le && buf[n] !== COLON && buf[n] !== SP && buf[n] !== HT) n++;
-    const id = headerId(buf, i, n);
-    if (id !== H_OTHER) {
-      let v = n;
-      while (v < le && (buf[v] === SP || buf[v] === HT)) v++;
-      if (v < le && buf[v] === COLON) {
-        v++;
+    // Only names starting with c, f, i, t or v can be wanted (Call-ID, CSeq, From, i, To, t, Via, v, f);
+    // other lines, and continuation lines of headers that are not wanted, are skipped whole.
+    const l0 = c0 | 0x20;
+    if (l0 === 99 || l0 === 102 || l0 === 105 || l0 === 116 || l0 === 118) {
+      let n = i;
+      while (n < le && buf[n] !== COLON && buf[n] !== SP && buf[n] !== HT) n++;
+      const id = headerId(buf, i, n);
+      if (id !== H_OTHER && (fields & (1 << (id - 1))) !== 0) {
+        let v = n;
         while (v < le && (buf[v] === SP || buf[v] === HT)) v++;
-        let ve = le;
-        while (ve > v && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
-        // a folded continuation of this header must be seen before using the value
-        const nl = nextLine(buf, le, end);
-        if (nl < end && (buf[nl] === SP || buf[nl] === HT)) return unfolding ? false : rescanUnfolded(buf, msgStart, end, scan);
-        switch (id) {
-          case H_CALLID:
-            if (scan.callIdStart < 0 && ve > v) {
-              scan.callIdStart = v;
-              scan.callIdEnd = ve;
-            }
-            break;
-          case H_CSEQ:
-            if (scan.methodStart < 0 && scan.cseq < 0) readCSeq(buf, v, ve, scan);
-            break;
-          case H_TO:
-            if (scan.toTagStart < 0) {
-              const t = findParam(buf, v, ve, true, P_TAG);
-              if (t >= 0) {
-                scan.toTagStart = t;
-                scan.toTagEnd = paramEnd;
+        if (v < le && buf[v] === COLON) {
+          v++;
+          while (v < le && (buf[v] === SP || buf[v] === HT)) v++;
+          let ve = le;
+          while (ve > v && (buf[ve - 1] === SP || buf[ve - 1] === HT)) ve--;
+          // a folded continuation of this header must be joined before its value is used
+          const nl = nextLine(buf, le, end);
+          if (nl < end && (buf[nl] === SP || buf[nl] === HT)) return unfolding ? false : rescanUnfolded(buf, msgStart, end, scan, fields);
+          switch (id) {
+            case H_CALLID:
+              if (!seenCallId) {
+                seenCallId = true;
+                want--;
+                if (ve > v) {
+                  scan.callIdStart = v;
+                  scan.callIdEnd = ve;
+                }
               }
-            }
-            break;
-          case H_FROM:
-            if (scan.fromTagStart < 0) {
-              const t = findParam(buf, v, ve, true, P_TAG);
-              if (t >= 0) {
-                scan.fromTagStart = t;
-                scan.fromTagEnd = paramEnd;
+              break;
+            case H_CSEQ:
+              if (!seenCSeq) {
+                seenCSeq = true;
+                want--;
+                readCSeq(buf, v, ve, scan);
               }
-            }
-            break;
-          case H_VIA:
-            if (!seenVia) {
-              seenVia = true;
-              const t = findParam(buf, v, ve, false, P_BRANCH);
-              if (t >= 0) {
-                scan.branchStart = t;
-                scan.branchEnd = paramEnd;
+              break;
+            case H_TO:
+              if (!seenTo) {
+                seenTo = true;
+                want--;
+                const t = findParam(buf, v, ve, true, P_TAG);
+                if (t >= 0) {
+                  scan.toTagStart = t;
+                  scan.toTagEnd = paramEnd;
+                }
               }
-            }
-            break;
+              break;
+            case H_FROM:
+              if (!seenFrom) {
+                seenFrom = true;
+                want--;
+                const t = findParam(buf, v, ve, true, P_TAG);
+                if (t >= 0) {
+                  scan.fromTagStart = t;
+                  scan.fromTagEnd = paramEnd;
+                }
+              }
+              break;
+            case H_VIA:
+              if (!seenVia) {
+                seenVia = true;
+                want--;
+                const t = findParam(buf, v, ve, false, P_BRANCH);
+                if (t >= 0) {
+                  scan.branchStart = t;
+                  scan.branchEnd = paramEnd;
+                }
+              }
+              break;
+          }
+          if (want === 0) return true;
         }
       }
     }
@@ -380,66 +412,74 @@ let paramEnd = -1;
  * sets paramEnd, or -1.
  */
 function findParam(buf: Uint8Array, v: number, ve: number, nameAddr: boolean, name: Uint8Array): number {
-  let inQuote = false;
-  let inAngle = false;
   let i = v;
-  while (i < ve) {
+  for (;;) {
+    // skip ordinary bytes with one table lookup each
+    while (i < ve && PARAM_SPECIAL[buf[i]!] === 0) i++;
+    if (i >= ve) return -1;
     const c = buf[i]!;
-    if (inQuote) {
-      if (c === BSLASH) i++;
-      else if (c === DQUOTE) inQuote = false;
-    } else if (inAngle) {
-      if (c === GT) inAngle = false;
-    } else if (c === DQUOTE) inQuote = true;
-    else if (c === LT && nameAddr) inAngle = true;
-    else if (c === COMMA) return -1;
-    else if (c === SEMI) {
-      let p = i + 1;
-      while (p < ve && (buf[p] === SP || buf[p] === HT)) p++;
-      const ns = p;
-      while (p < ve && TOKEN[buf[p]!] === 1) p++;
-      if (p - ns === name.length) {
-        let k = 0;
-        while (k < name.length && lc(buf[ns + k]!) === name[k]) k++;
-        if (k === name.length) {
-          while (p < ve && (buf[p] === SP || buf[p] === HT)) p++;
-          if (p < ve && buf[p] === EQ) {
-            p++;
-            while (p < ve && (buf[p] === SP || buf[p] === HT)) p++;
-            const s = p;
-            if (p < ve && buf[p] === DQUOTE) {
-              // quoted parameter value (gen-value = token / host / quoted-string)
-              p++;
-              const qs = p;
-              while (p < ve && buf[p] !== DQUOTE) p++;
-              if (p > qs) {
-                paramEnd = p;
-                return qs;
-              }
-              return -1;
-            }
-            while (p < ve && buf[p] !== SEMI && buf[p] !== COMMA && buf[p] !== SP && buf[p] !== HT) p++;
-            if (p > s) {
-              paramEnd = p;
-              return s;
-            }
-          }
-          return -1;
-        }
-      }
-      i = p;
+    if (c === DQUOTE) {
+      i++;
+      while (i < ve && buf[i] !== DQUOTE) i += buf[i] === BSLASH ? 2 : 1;
+      i++;
       continue;
     }
-    i++;
+    if (c === LT) {
+      if (nameAddr) while (i < ve && buf[i] !== GT) i++;
+      i++;
+      continue;
+    }
+    if (c === COMMA) return -1;
+    if (c !== SEMI) {
+      i++;
+      continue;
+    }
+    let p = i + 1;
+    while (p < ve && (buf[p] === SP || buf[p] === HT)) p++;
+    const ns = p;
+    while (p < ve && TOKEN[buf[p]!] === 1) p++;
+    if (p - ns === name.length) {
+      let k = 0;
+      while (k < name.length && lc(buf[ns + k]!) === name[k]) k++;
+      if (k === name.length) {
+        while (p < ve && (buf[p] === SP || buf[p] === HT)) p++;
+        if (p < ve && buf[p] === EQ) {
+          p++;
+          while (p < ve && (buf[p] === SP || buf[p] === HT)) p++;
+          const s = p;
+          if (p < ve && buf[p] === DQUOTE) {
+            // quoted parameter value (gen-value = token / host / quoted-string)
+            p++;
+            const qs = p;
+            while (p < ve && buf[p] !== DQUOTE) p++;
+            if (p > qs) {
+              paramEnd = p;
+              return qs;
+            }
+            return -1;
+          }
+          while (p < ve && buf[p] !== SEMI && buf[p] !== COMMA && buf[p] !== SP && buf[p] !== HT) p++;
+          if (p > s) {
+            paramEnd = p;
+            return s;
+          }
+        }
+        return -1;
+      }
+    }
+    i = p;
   }
-  return -1;
 }
+
+/** Bytes findParam must look at: quote, angle brackets, comma, semicolon. */
+const PARAM_SPECIAL = new Uint8Array(256);
+for (const c of [DQUOTE, LT, GT, COMMA, SEMI]) PARAM_SPECIAL[c] = 1;
 
 /**
  * Folded headers are rare (RFC 3261 lets senders fold, few do). When one is seen, copy the message's
  * header section with every line break followed by SP/HT replaced by one space, and scan the copy.
  */
-function rescanUnfolded(buf: Uint8Array, start: number, end: number, scan: SipScan): boolean {
+function rescanUnfolded(buf: Uint8Array, start: number, end: number, scan: SipScan, fields: number): boolean {
   const out = Buffer.allocUnsafe(end - start);
   let o = 0;
   let i = start;
@@ -478,7 +518,7 @@ function rescanUnfolded(buf: Uint8Array, start: number, end: number, scan: SipSc
   // still appear, the nested scan gives up instead of recursing (see `unfolding`).
   unfolding = true;
   try {
-    return scanSip(copy, 0, copy.length, scan);
+    return scanSip(copy, 0, copy.length, scan, fields);
   } finally {
     unfolding = false;
   }

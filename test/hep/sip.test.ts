@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseStatusCode } from '../../src/classify/status.js';
-import { isSipStartLine, parseSipBuffer, parseSipMessage, scanSip, SipScan, type SipMessage } from '../../src/parse/sip.js';
+import { F_CALLID, F_CSEQ, isSipStartLine, parseSipBuffer, parseSipMessage, scanSip, SipScan, type SipMessage } from '../../src/parse/sip.js';
 
 const crlf = (lines: string[]): string => lines.join('\r\n') + '\r\n\r\n';
 
@@ -63,6 +63,11 @@ const rows: Row[] = [
     name: 'folded headers with LF only',
     text: ['SIP/2.0 200 OK', 'Via: SIP/2.0/UDP h', '  ;branch=z9hG4bK-f', 'CSeq: 1 OPTIONS', '', ''].join('\n'),
     want: { code: 200, branch: 'z9hG4bK-f', cseq: 1, method: 'OPTIONS' },
+  },
+  {
+    name: 'folded header that is not read is skipped without unfolding',
+    text: crlf(['SIP/2.0 200 OK', 'Subject: a long', ' subject line', 'Call-ID: after-fold', 'CSeq: 4 INFO']),
+    want: { callId: 'after-fold', cseq: 4, method: 'INFO' },
   },
   {
     name: 'body is ignored (a Call-ID inside the body does not count)',
@@ -191,7 +196,17 @@ describe('parseSipMessage', () => {
     expect(s.methodName).toBe('INVITE');
     expect(buf.toString('latin1', s.callIdStart, s.callIdEnd)).toBe('a84b4c76e66710@pc33.example.com');
     expect(buf.toString('latin1', s.branchStart, s.branchEnd)).toBe('z9hG4bK-abc');
-    expect(s.headerEnd).toBe(buf.length);
+    expect(s.headerEnd).toBe(-1); // stopped once Via, From, To, Call-ID and CSeq were read
+  });
+
+  it('scanSip reads only the selected headers', () => {
+    const buf = Buffer.from(RESPONSE_200, 'latin1');
+    const s = new SipScan();
+    expect(scanSip(buf, 0, buf.length, s, F_CALLID | F_CSEQ)).toBe(true);
+    expect(s.callIdStart).toBeGreaterThan(0);
+    expect(s.cseq).toBe(314159);
+    expect(s.toTagStart).toBe(-1);
+    expect(s.branchStart).toBe(-1);
   });
 
   it('isSipStartLine finds start lines', () => {

@@ -106,7 +106,7 @@ export class HepMetrics {
     this.udpReceiveBuffer = new Gauge({ name: 'sip_exporter_hep_udp_receive_buffer_bytes', help: 'Receive buffer size (SO_RCVBUF) the kernel granted the HEP UDP socket; below hep.recv-buffer-size when net.core.rmem_max caps it (Linux reports twice the requested value, its bookkeeping overhead included).', registers: [registry] });
     this.udpKernelDrops = new Counter({
       name: 'sip_exporter_hep_udp_kernel_drops_total',
-      help: 'HEP UDP datagrams the kernel dropped because the socket receive buffer was full (the drops column of /proc/net/udp for this socket; absent where not readable). Non-zero means the exporter could not keep up: raise hep.recv-buffer-size and net.core.rmem_max.',
+      help: 'HEP UDP datagrams the kernel dropped because the socket receive buffer was full (the drops column of /proc/net/udp or /proc/net/udp6 for this socket; stays 0 where /proc is not readable). Non-zero means the exporter could not keep up: raise hep.recv-buffer-size and net.core.rmem_max.',
       registers: [registry],
       collect() {
         const v = self.collectors.udp?.();

@@ -3,7 +3,7 @@ import { isParseError, type ParseResult } from '../../event.js';
 import { latencyMetrics, type LatencyMetrics } from '../../metrics/latency.js';
 import { LOG_PARSE_ERRORS, createLineParser, type LineParser } from '../../parse/dialects/index.js';
 import { decodeHep, formatHepAddress, HEP_DECODE_ERRORS, HEP_TYPE_LOG, HEP_TYPE_SIP, HEP_TYPE_XLOG, HepPacket, inflatePayload, type HepDecodeError } from '../../parse/hep.js';
-import { scanSip, SipScan } from '../../parse/sip.js';
+import { F_CALLID, F_CSEQ, F_TO, scanSip, SipScan } from '../../parse/sip.js';
 import type { Pipeline } from '../../pipeline.js';
 import { fpA, fpB, hashBytes, hashInt, hashReset } from './hash.js';
 import { hepMetrics, type HepMetrics, type WindowName } from './metrics.js';
@@ -37,6 +37,8 @@ export interface ProcessorOptions {
   logPackets: boolean;
 }
 
+/** The headers the HEP input needs (From and Via are not part of any key). */
+const HOT_FIELDS = F_CALLID | F_CSEQ | F_TO;
 const FLAG_INITIAL_INVITE = 1;
 const FLAG_SRD_DONE = 2;
 const NO_TAG = 0x7ffffffe;
@@ -151,7 +153,7 @@ export class HepProcessor {
     const zerr = inflatePayload(pkt, this.decodeOpts);
     if (zerr !== undefined) return this.decodeError(transport, zerr);
     const s = this.scan;
-    if (!scanSip(pkt.payload, pkt.payloadStart, pkt.payloadEnd, s)) {
+    if (!scanSip(pkt.payload, pkt.payloadStart, pkt.payloadEnd, s, HOT_FIELDS)) {
       this.pipeline.parseError('hep', 'not_sip');
       return;
     }
@@ -208,8 +210,8 @@ export class HepProcessor {
     }
     const slot = p.insert(txA, txB);
     p.t[slot] = captured;
-    p.u1[slot] = method === 'INVITE' && s.toTagStart < 0 ? FLAG_INITIAL_INVITE : 0;
-    p.u2[slot] = Math.floor(now / 1000);
+    p.rec[(slot << 2) + 2] = method === 'INVITE' && s.toTagStart < 0 ? FLAG_INITIAL_INVITE : 0;
+    p.rec[(slot << 2) + 3] = this.pending.stamp(now);
   }
 
   private timeResponse(a: number, b: number, code: number, method: string, captured: number): void {
@@ -223,10 +225,10 @@ export class HepProcessor {
       if (code >= 200) p.removeSlot(slot);
       return;
     }
-    const flags = p.u1[slot]!;
+    const flags = p.rec[(slot << 2) + 2]!;
     if ((flags & FLAG_INITIAL_INVITE) !== 0 && (flags & FLAG_SRD_DONE) === 0) {
       this.latency.observeSrd('hep', code, delay);
-      p.u1[slot] = flags | FLAG_SRD_DONE;
+      p.rec[(slot << 2) + 2] = flags | FLAG_SRD_DONE;
     }
     if (code >= 200) {
       this.latency.observeFinal('hep', method, code, delay);
@@ -298,6 +300,7 @@ export class HepProcessor {
   tick(now: number): void {
     this.responses.expire(now);
     this.requests.expire(now);
+    // (the windows rotate generations; nothing to remove key by key)
     const timedOut = this.pending.sweep(now);
     if (timedOut > 0) this.m.transactionTimeouts.inc(timedOut);
     const ev = { responses: this.responses.evictions, requests: this.requests.evictions, transactions: this.pendingFull };

@@ -1,11 +1,12 @@
 /**
  * Bounded hash tables keyed by 64-bit fingerprints, for the HEP input's distinct counting and
- * request/response matching. Flat typed arrays (no per-entry objects, no per-packet allocation),
- * linear probing with backward-shift deletion (no tombstones), capacity doubling up to a fixed bound.
+ * request/response matching. Flat typed arrays (no per-entry objects, no per-packet allocation), one
+ * 16-byte record per slot so a lookup touches one cache line, linear probing with backward-shift
+ * deletion (no tombstones), capacity doubling up to a fixed bound.
  *
  * Keys are two independent 32-bit hashes of the identifying fields (see hash.ts). With n live entries
- * the chance that a new distinct key collides with one of them is about n / 2^64 (1M entries: 5e-14
- * per lookup), so counting is exact for all practical purposes while each entry costs ~40 bytes.
+ * the chance that a new distinct key collides with one of them is about n / 2^64 (a million entries:
+ * 5e-14 per lookup), so counting is exact for all practical purposes while each entry costs 16-24 bytes.
  */
 
 const MIN_CAPACITY = 1024;
@@ -16,32 +17,28 @@ function nextPow2(n: number): number {
   return c;
 }
 
-/** Open-addressing table: key (a, b) -> slot with two uint32 data columns and one float64 column. */
+/**
+ * Open-addressing table: key (a, b) -> slot with two 32-bit data words (u1, u2) and, optionally, a
+ * float64 (t). Record layout in `rec`: [a, b, u1, u2] at 4 * slot. The key (0, 0) marks an empty slot,
+ * so a key that hashes to (0, 0) is stored as (0, 1).
+ */
 export class FpTable {
   /** Live entries. */
   size = 0;
   private cap: number;
   private mask: number;
   private readonly maxCap: number;
-  ka: Int32Array;
-  kb: Int32Array;
-  used: Uint8Array;
-  /** Data columns, indexed by slot. Slots move on delete and resize: never keep a slot across calls. */
-  u1: Uint32Array;
-  u2: Uint32Array;
+  /** Records [a, b, u1, u2]; slots move on delete and resize: never keep a slot across calls. */
+  rec: Int32Array;
   t: Float64Array;
 
-  constructor(readonly maxEntries: number, initialEntries = 4096) {
+  constructor(readonly maxEntries: number, initialEntries = 4096, private readonly withTime = false) {
     // load factor at most 3/4 at the bound, 1/2 while growing
     this.maxCap = nextPow2(Math.ceil((maxEntries * 4) / 3));
     this.cap = Math.min(this.maxCap, nextPow2(initialEntries * 2));
     this.mask = this.cap - 1;
-    this.ka = new Int32Array(this.cap);
-    this.kb = new Int32Array(this.cap);
-    this.used = new Uint8Array(this.cap);
-    this.u1 = new Uint32Array(this.cap);
-    this.u2 = new Uint32Array(this.cap);
-    this.t = new Float64Array(this.cap);
+    this.rec = new Int32Array(this.cap * 4);
+    this.t = new Float64Array(withTime ? this.cap : 0);
   }
 
   get capacity(): number {
@@ -50,7 +47,7 @@ export class FpTable {
 
   /** Bytes held by the table's arrays. */
   get bytes(): number {
-    return this.cap * (4 + 4 + 1 + 4 + 4 + 8);
+    return this.rec.byteLength + this.t.byteLength;
   }
 
   get full(): boolean {
@@ -58,189 +55,181 @@ export class FpTable {
   }
 
   find(a: number, b: number): number {
-    const { ka, kb, used, mask } = this;
+    if ((a | b) === 0) b = 1;
+    const rec = this.rec;
+    const mask = this.mask;
     let i = a & mask;
-    while (used[i] === 1) {
-      if (ka[i] === a && kb[i] === b) return i;
+    for (;;) {
+      const o = i << 2;
+      const ka = rec[o]!;
+      const kb = rec[o + 1]!;
+      if (ka === a && kb === b) return i;
+      if ((ka | kb) === 0) return -1;
       i = (i + 1) & mask;
     }
-    return -1;
   }
 
   /** Inserts a key known to be absent; the caller keeps size below maxEntries. Returns its slot. */
   insert(a: number, b: number): number {
+    if ((a | b) === 0) b = 1;
     if ((this.size + 1) * 2 > this.cap && this.cap < this.maxCap) this.grow();
-    const { ka, kb, used, mask } = this;
+    const rec = this.rec;
+    const mask = this.mask;
     let i = a & mask;
-    while (used[i] === 1) i = (i + 1) & mask;
-    used[i] = 1;
-    ka[i] = a;
-    kb[i] = b;
-    this.u1[i] = 0;
-    this.u2[i] = 0;
-    this.t[i] = 0;
+    while ((rec[i << 2]! | rec[(i << 2) + 1]!) !== 0) i = (i + 1) & mask;
+    const o = i << 2;
+    rec[o] = a;
+    rec[o + 1] = b;
+    rec[o + 2] = 0;
+    rec[o + 3] = 0;
+    if (this.withTime) this.t[i] = 0;
     this.size++;
     return i;
   }
 
+  used(i: number): boolean {
+    return (this.rec[i << 2]! | this.rec[(i << 2) + 1]!) !== 0;
+  }
+
   /** Removes the entry in slot i (backward-shift deletion keeps probe chains intact). */
   removeSlot(i: number): void {
-    const { ka, kb, used, u1, u2, t, mask } = this;
+    const { rec, t, mask, withTime } = this;
     let j = i;
     for (;;) {
-      used[i] = 0;
+      rec[i << 2] = 0;
+      rec[(i << 2) + 1] = 0;
       for (;;) {
         j = (j + 1) & mask;
-        if (used[j] === 0) {
+        const oj = j << 2;
+        if ((rec[oj]! | rec[oj + 1]!) === 0) {
           this.size--;
           return;
         }
-        const home = ka[j]! & mask;
+        const home = rec[oj]! & mask;
         // Entry j can stay if its home lies cyclically in (i, j].
         const stays = i <= j ? i < home && home <= j : i < home || home <= j;
         if (!stays) break;
       }
-      used[i] = 1;
-      ka[i] = ka[j]!;
-      kb[i] = kb[j]!;
-      u1[i] = u1[j]!;
-      u2[i] = u2[j]!;
-      t[i] = t[j]!;
+      const oi = i << 2;
+      const oj = j << 2;
+      rec[oi] = rec[oj]!;
+      rec[oi + 1] = rec[oj + 1]!;
+      rec[oi + 2] = rec[oj + 2]!;
+      rec[oi + 3] = rec[oj + 3]!;
+      if (withTime) t[i] = t[j]!;
       i = j;
     }
   }
 
+  /** Forgets every entry (keeps the current capacity). */
+  clear(): void {
+    if (this.size === 0) return;
+    this.rec.fill(0);
+    this.size = 0;
+  }
+
   private grow(): void {
-    const old = { ka: this.ka, kb: this.kb, used: this.used, u1: this.u1, u2: this.u2, t: this.t, cap: this.cap };
+    const oldRec = this.rec;
+    const oldT = this.t;
+    const oldCap = this.cap;
     this.cap *= 2;
     this.mask = this.cap - 1;
-    this.ka = new Int32Array(this.cap);
-    this.kb = new Int32Array(this.cap);
-    this.used = new Uint8Array(this.cap);
-    this.u1 = new Uint32Array(this.cap);
-    this.u2 = new Uint32Array(this.cap);
-    this.t = new Float64Array(this.cap);
-    const { ka, kb, used, u1, u2, t, mask } = this;
-    for (let s = 0; s < old.cap; s++) {
-      if (old.used[s] === 0) continue;
-      const a = old.ka[s]!;
+    this.rec = new Int32Array(this.cap * 4);
+    this.t = new Float64Array(this.withTime ? this.cap : 0);
+    const { rec, t, mask, withTime } = this;
+    for (let s = 0; s < oldCap; s++) {
+      const os = s << 2;
+      const a = oldRec[os]!;
+      const b = oldRec[os + 1]!;
+      if ((a | b) === 0) continue;
       let i = a & mask;
-      while (used[i] === 1) i = (i + 1) & mask;
-      used[i] = 1;
-      ka[i] = a;
-      kb[i] = old.kb[s]!;
-      u1[i] = old.u1[s]!;
-      u2[i] = old.u2[s]!;
-      t[i] = old.t[s]!;
+      while ((rec[i << 2]! | rec[(i << 2) + 1]!) !== 0) i = (i + 1) & mask;
+      const o = i << 2;
+      rec[o] = a;
+      rec[o + 1] = b;
+      rec[o + 2] = oldRec[os + 2]!;
+      rec[o + 3] = oldRec[os + 3]!;
+      if (withTime) t[i] = oldT[s]!;
     }
   }
 }
 
 /**
- * A de-duplication window: remembers each key for `windowMs` after it was first seen, in at most
- * `maxEntries` entries. Keys expire in insertion order (a FIFO ring of inserts); when the window is full
- * the oldest key is evicted early and counted in `evictions`.
+ * A de-duplication window: remembers each key for at least `windowMs` after it was first seen, in at
+ * most `maxEntries` entries.
  *
- * Per entry the table keeps the first two distinct "paths" (hash of source and destination address)
- * the key was seen on, so a copy can be classified as a retransmission (a path seen before) or a
- * relayed copy (a new path).
+ * Two generations: new keys go into the current one; every windowMs the current generation becomes the
+ * previous one and the previous one is forgotten, so a key is remembered between windowMs and
+ * 2 x windowMs. Each generation holds at most maxEntries / 2 keys; when the current one fills up before
+ * its time, the previous generation (the oldest keys) is forgotten early and its entries are counted in
+ * `evictions`. A lookup is at most two probes into flat arrays, and nothing is removed key by key.
+ *
+ * Per key the first two distinct "paths" (hash of source and destination address) it was seen on are
+ * kept, so a copy can be classified as a retransmission (a path seen before) or relayed (a new path).
  */
 export class DedupWindow {
-  readonly table: FpTable;
-  /** Entries removed before their window ended because the window was full. */
+  private cur: FpTable;
+  private prev: FpTable;
+  private genStart = -Infinity;
+  /** Entries forgotten before their window ended because the window was full. */
   evictions = 0;
-  private ringA: Int32Array;
-  private ringB: Int32Array;
-  private ringT: Float64Array;
-  private head = 0;
-  private len = 0;
+  private readonly genMax: number;
 
   constructor(readonly maxEntries: number, public windowMs: number, initialEntries = 4096) {
-    this.table = new FpTable(maxEntries, Math.min(initialEntries, maxEntries));
-    const n = Math.min(maxEntries, nextPow2(initialEntries));
-    this.ringA = new Int32Array(n);
-    this.ringB = new Int32Array(n);
-    this.ringT = new Float64Array(n);
+    this.genMax = Math.max(1, Math.floor(maxEntries / 2));
+    this.cur = new FpTable(this.genMax, Math.min(initialEntries, this.genMax));
+    this.prev = new FpTable(this.genMax, Math.min(initialEntries, this.genMax));
   }
 
   get size(): number {
-    return this.table.size;
+    return this.cur.size + this.prev.size;
   }
 
   get bytes(): number {
-    return this.table.bytes + this.ringA.length * 16;
+    return this.cur.bytes + this.prev.bytes;
   }
 
   /**
-   * Looks the key up; a new key is inserted (first seen at `now` on `path`) and 0 is returned.
-   * A known key returns 1 when `path` was seen before for it (retransmission) or 2 for a new path
-   * (relayed copy).
+   * Looks the key up; a new key is inserted (first seen at `now` on `path`, a non-zero 32-bit value)
+   * and 0 is returned. A known key returns 1 when `path` was seen before for it (retransmission) or
+   * 2 for a new path (relayed copy).
    */
   seen(a: number, b: number, path: number, now: number): 0 | 1 | 2 {
-    this.expire(now);
-    const tb = this.table;
-    const s = tb.find(a, b);
+    if (now - this.genStart >= this.windowMs) this.rotate(now, false);
+    let tb = this.cur;
+    let s = tb.find(a, b);
+    if (s < 0) {
+      tb = this.prev;
+      s = tb.find(a, b);
+    }
     if (s >= 0) {
-      const p1 = tb.u1[s]!;
-      const p2 = tb.u2[s]!;
-      if (path === p1 || path === p2) return 1;
-      if (p2 === 0) tb.u2[s] = path;
+      const rec = tb.rec;
+      const o = s << 2;
+      path |= 0;
+      if (path === rec[o + 2] || path === rec[o + 3]) return 1;
+      if (rec[o + 3] === 0) rec[o + 3] = path;
       return 2;
     }
-    if (this.len >= this.maxEntries) this.popHead(true);
-    const slot = tb.insert(a, b);
-    tb.u1[slot] = path;
-    tb.t[slot] = now;
-    this.push(a, b, now);
+    if (this.cur.size >= this.genMax) this.rotate(now, true);
+    const slot = this.cur.insert(a, b);
+    this.cur.rec[(slot << 2) + 2] = path | 0;
     return 0;
   }
 
-  /** Drops keys first seen more than windowMs before `now`. */
+  /** Moves to a new generation when the current one is windowMs old (also called by a timer). */
   expire(now: number): void {
-    const limit = now - this.windowMs;
-    while (this.len > 0 && this.ringT[this.head]! <= limit) this.popHead(false);
+    if (now - this.genStart >= this.windowMs) this.rotate(now, false);
   }
 
-  private popHead(evict: boolean): void {
-    const h = this.head;
-    const a = this.ringA[h]!;
-    const b = this.ringB[h]!;
-    const t = this.ringT[h]!;
-    this.head = (h + 1) % this.ringA.length;
-    this.len--;
-    const tb = this.table;
-    const s = tb.find(a, b);
-    if (s >= 0 && tb.t[s] === t) {
-      tb.removeSlot(s);
-      if (evict) this.evictions++;
-    }
-  }
-
-  private push(a: number, b: number, t: number): void {
-    if (this.len === this.ringA.length) this.growRing();
-    const i = (this.head + this.len) % this.ringA.length;
-    this.ringA[i] = a;
-    this.ringB[i] = b;
-    this.ringT[i] = t;
-    this.len++;
-  }
-
-  private growRing(): void {
-    const n = this.ringA.length;
-    const m = Math.min(this.maxEntries, n * 2);
-    const ra = new Int32Array(m);
-    const rb = new Int32Array(m);
-    const rt = new Float64Array(m);
-    for (let k = 0; k < this.len; k++) {
-      const i = (this.head + k) % n;
-      ra[k] = this.ringA[i]!;
-      rb[k] = this.ringB[i]!;
-      rt[k] = this.ringT[i]!;
-    }
-    this.ringA = ra;
-    this.ringB = rb;
-    this.ringT = rt;
-    this.head = 0;
+  private rotate(now: number, early: boolean): void {
+    if (early) this.evictions += this.prev.size;
+    const old = this.prev;
+    old.clear();
+    this.prev = this.cur;
+    this.cur = old;
+    // A long idle gap: the previous generation is older than the window too.
+    if (!early && now - this.genStart >= 2 * this.windowMs) this.prev.clear();
+    this.genStart = now;
   }
 }
 
@@ -249,18 +238,25 @@ export class DedupWindow {
  * response arrives, or by `sweep()` once older than the timeout; when the table is full new requests
  * are not tracked (counted by the caller).
  *
- * Columns: t = request capture time (ms), u1 = flags, u2 = receive time in whole seconds (for sweep).
+ * Columns: t = request capture time (ms), u1 = flags, u2 = `stamp(receive time)` (for sweep).
  */
 export class PendingTable {
   readonly table: FpTable;
   private cursor = 0;
+  /** Receive times are stored as whole seconds since this base (fits 32 bits for 68 years). */
+  private readonly baseSec = Math.floor(Date.now() / 1000);
 
   constructor(readonly maxEntries: number, public timeoutMs: number) {
-    this.table = new FpTable(maxEntries, Math.min(4096, maxEntries));
+    this.table = new FpTable(maxEntries, Math.min(4096, maxEntries), true);
   }
 
   get size(): number {
     return this.table.size;
+  }
+
+  /** The u2 value for a receive time in ms. */
+  stamp(nowMs: number): number {
+    return Math.floor(nowMs / 1000) - this.baseSec;
   }
 
   /**
@@ -269,13 +265,13 @@ export class PendingTable {
    */
   sweep(nowMs: number, budget = 65536): number {
     const tb = this.table;
-    const limit = Math.floor((nowMs - this.timeoutMs) / 1000);
+    const limit = this.stamp(nowMs - this.timeoutMs);
     let removed = 0;
     let visited = 0;
     while (visited < budget && visited < tb.capacity) {
       if (this.cursor >= tb.capacity) this.cursor = 0;
       const i = this.cursor;
-      if (tb.used[i] === 1 && tb.u2[i]! < limit) {
+      if (tb.used(i) && tb.rec[(i << 2) + 3]! < limit) {
         tb.removeSlot(i);
         removed++;
         // the slot may now hold a shifted entry: look at it again
