@@ -147,7 +147,7 @@ export class SyslogSource implements InputSource {
     }
     // An empty text still goes in: for a sender forwarding a multi-line record line by line, the empty
     // line ends the block.
-    this.streams.message(`${h.hostname === '' ? peer : h.hostname}\0${h.appName}\0${h.procId}`, h.msg, Date.now());
+    this.streams.message(h.hostname === '' ? peer : h.hostname, h.appName, h.procId, h.msg, Date.now());
   }
 
   private framingError(transport: Transport, reason: FramingError): void {

@@ -22,6 +22,11 @@ interface Stream {
  */
 export class SenderStreams {
   private readonly streams = new Map<string, Stream>();
+  /** The previous message's sender: consecutive messages mostly come from the same one. */
+  private lastHost = '';
+  private lastApp = '';
+  private lastProc = '';
+  private recent: Stream | undefined;
 
   constructor(
     private readonly create: () => LineParser,
@@ -34,8 +39,22 @@ export class SenderStreams {
     return this.streams.size;
   }
 
-  /** Feeds one message text from the sender `key`. */
-  message(key: string, text: string, now: number): void {
+  /** Feeds one message text from the sender (host, program, process id). */
+  message(host: string, app: string, proc: string, text: string, now: number): void {
+    let s = this.recent;
+    if (s === undefined || host !== this.lastHost || app !== this.lastApp || proc !== this.lastProc || now - s.last > 1000) {
+      s = this.lookup(`${host}\0${app}\0${proc}`, now);
+      this.recent = s;
+      this.lastHost = host;
+      this.lastApp = app;
+      this.lastProc = proc;
+    }
+    s.last = now;
+    s.parser.line(text);
+    s.pending = text.indexOf('\n') < 0;
+  }
+
+  private lookup(key: string, now: number): Stream {
     let s = this.streams.get(key);
     if (s === undefined) {
       if (this.streams.size >= this.maxStreams) this.evictOldest();
@@ -46,9 +65,7 @@ export class SenderStreams {
       this.streams.delete(key);
       this.streams.set(key, s);
     }
-    s.last = now;
-    s.parser.line(text);
-    s.pending = text.indexOf('\n') < 0;
+    return s;
   }
 
   /** Completes blocks of quiet senders and forgets long-silent ones; call about once a second. */
@@ -59,13 +76,17 @@ export class SenderStreams {
         s.pending = false;
         s.parser.flush();
       }
-      if (idle >= this.forgetMs) this.streams.delete(key);
+      if (idle >= this.forgetMs) {
+        this.streams.delete(key);
+        if (this.recent === s) this.recent = undefined;
+      }
     }
   }
 
   flushAll(): void {
     for (const s of this.streams.values()) s.parser.flush();
     this.streams.clear();
+    this.recent = undefined;
   }
 
   private evictOldest(): void {
@@ -73,6 +94,7 @@ export class SenderStreams {
     if (first.done === true) return;
     const [key, s] = first.value;
     this.streams.delete(key);
+    if (this.recent === s) this.recent = undefined;
     s.parser.flush();
   }
 }
