@@ -2,6 +2,9 @@
  * The syslog listeners of the real daemon (built CLI): UDP and TCP on one port, framings, bad frames,
  * limits, and that slow or hostile clients do not hold up others or the HTTP endpoint.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { poll } from '../helpers/poll.js';
@@ -260,6 +263,33 @@ describe('syslog allowed-sources', () => {
     expect(metric(m, 'sip_exporter_syslog_udp_receive_buffer_bytes')).toBeGreaterThan(0);
     expect(m.some((s) => s.name === 'sip_exporter_syslog_udp_kernel_drops_total')).toBe(true);
     expect(m.some((s) => s.name === 'sip_exporter_syslog_udp_receive_queue_bytes')).toBe(true);
+  });
+});
+
+describe('syslog input and config reload (SIGHUP)', () => {
+  it('restarts with new settings, keeps its metrics, and keeps counting', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'syslog-reload-'));
+    const file = join(dir, 'config.yml');
+    writeFileSync(file, 'syslog:\n  listen-address: 127.0.0.1:0\n  app-name: [opensips]\n');
+    const d = await startDaemon([`--config=${file}`, '--syslog.listen-address=127.0.0.1:0']);
+    try {
+      await sendUdp(d.addresses['syslog.udp']!, [acc3164('INVITE', 200, 'OK', 1)]);
+      await poll(async () => metric(await d.metrics(), 'sip_exporter_syslog_filtered_messages_total') === 1, 'filtered before reload');
+      // The flag keeps the address fixed to port 0, so after the reload the input listens on a new port.
+      writeFileSync(file, 'syslog:\n  listen-address: 127.0.0.1:0\n  app-name: [kamailio]\n');
+      d.proc.kill('SIGHUP');
+      const started = await poll(() => d.logs.filter((l) => l.msg === 'syslog input listening')[1], 'input restarted');
+      await poll(async () => metric(await d.metrics(), 'sip_exporter_config_reloads_total', { result: 'success' }) === 1, 'reload counted');
+      await sendUdp(started.udp as string, [acc3164('INVITE', 200, 'OK', 2)]);
+      await poll(async () => (await counts(d))['code=200,method=INVITE'] === 1, 'counted after reload');
+      const m = await d.metrics();
+      expect(metric(m, 'sip_exporter_syslog_filtered_messages_total')).toBe(1);
+      expect(metric(m, 'sip_exporter_syslog_messages_total', { transport: 'udp' })).toBe(2);
+      expect(metric(m, 'sip_exporter_input_up', { source: 'syslog' })).toBe(1);
+    } finally {
+      expect(await d.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -71,6 +71,17 @@ describe('syslog over TLS', () => {
     expect(metric(s, 'sip_exporter_syslog_received_bytes_total', { transport: 'tls' })).toBe(Buffer.byteLength(data));
   });
 
+  it('the OpenSSL command-line client can send too (interoperability beyond Node)', async () => {
+    const before = (await counts(d))['code=404,method=OPTIONS'] ?? 0;
+    const r = spawnSync('openssl', ['s_client', '-connect', d.addresses['syslog.tls']!, '-CAfile', certs.ca, '-servername', 'localhost', '-verify_return_error', '-quiet', '-no_ign_eof'], {
+      input: octet(acc5424('OPTIONS', 404, 'Not Found', 7)) + `${acc3164('OPTIONS', 404, 'Not Found', 8)}\n`,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    await poll(async () => (await counts(d))['code=404,method=OPTIONS'] === before + 2, 'openssl s_client messages');
+  });
+
   it('a plain-text client fails the handshake and is counted', async () => {
     const { host, port } = split(d.addresses['syslog.tls']!);
     const net = await import('node:net');
