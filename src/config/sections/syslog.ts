@@ -20,7 +20,7 @@ export const syslog = section({
   dialect: oneOf('Log format of the message text; inherit uses log.dialect.', 'inherit', SYSLOG_DIALECTS),
   'max-message-size': bytes('Largest syslog message accepted (without framing); longer ones are dropped and counted.', '64KiB', 480, 16 * 1024 * 1024),
   'max-connections': int('Most simultaneous connections on each of the TCP and TLS listeners; more are refused and counted.', 512, 1, 1_000_000),
-  'idle-timeout': duration('Closes a TCP or TLS connection that sent nothing for this long (0 never closes it).', '1h'),
+  'idle-timeout': duration('Closes a TCP or TLS connection that sent nothing for this long (0s never closes it).', '1h'),
   'allowed-sources': cidrList('Source addresses (CIDR blocks, repeatable) allowed to send syslog; other UDP datagrams are dropped and other TCP/TLS connections refused, both counted. Empty allows everyone.'),
   'recv-buffer-size': bytes('Socket receive buffer requested for UDP (SO_RCVBUF). The kernel caps it at net.core.rmem_max; raise that sysctl for high message rates. 0 keeps the system default.', '4MiB', 0, 1024 ** 3),
 });
