@@ -4,6 +4,8 @@
 //   node bench/hep-udp.mjs                      # rate steps, 10 s each
 //   node bench/hep-udp.mjs --rates=100000,150000 --seconds=20
 //   node bench/hep-udp.mjs --long=600 --rates=100000   # memory over a 10-minute run
+//   node bench/hep-udp.mjs --target=sink           # calibration: a bare Node socket that only counts
+//   node bench/hep-udp.mjs --target=sink-decode    # bare socket + the HEP input's per-packet work
 //
 // Starts the daemon (dist/, HEP on 127.0.0.1, UDP only, default settings: 4 MiB receive buffer,
 // 1M-entry de-duplication window), then for each rate runs bench/hep-send.mjs in a child process sending
@@ -12,6 +14,8 @@
 // achieved send rate, loss, daemon CPU per 100k packets, RSS and heap; and the highest rate with zero
 // loss. With --long, samples RSS/heap every 10 s during one long run. Kills only the processes it started.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -25,6 +29,7 @@ const RATES = (args.rates ?? '25000,50000,75000,100000,125000,150000,175000,2000
 const SECONDS = Number(args.seconds ?? 10);
 const LONG = args.long ? Number(args.long) : 0;
 const EXTRA = args.daemonArgs ? args.daemonArgs.split(' ') : [];
+const TARGET = args.target ?? 'daemon';
 
 function startDaemon() {
   const proc = spawn(process.execPath, [`${ROOT}dist/src/cli/main.js`, '--web.listen-address=127.0.0.1:0', '--hep.listen-address=127.0.0.1:0', '--hep.tcp=false', '--syslog.listen-address=', ...EXTRA], {
@@ -47,7 +52,34 @@ function startDaemon() {
   });
 }
 
+/** A bench/hep-sink.mjs child with the same scrape() interface as the daemon. */
+function startSink(decode) {
+  const proc = spawn(process.execPath, [`${ROOT}bench/hep-sink.mjs`, decode ? 'decode' : 'count'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const waiting = [];
+  let buf = '';
+  let port;
+  return new Promise((resolve, reject) => {
+    proc.on('exit', (c) => reject(new Error(`sink exited ${c}`)));
+    proc.stdout.setEncoding('utf8').on('data', (d) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const j = JSON.parse(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (port === undefined) {
+          port = j.port;
+          resolve({ proc, hep: `127.0.0.1:${port}`, web: undefined, sink: () => new Promise((r) => { waiting.push(r); proc.stdin.write('stats\n'); }) });
+        } else waiting.shift()?.(j);
+      }
+    });
+  });
+}
+
 async function scrape(web) {
+  if (sinkStats) {
+    const j = await sinkStats();
+    return { packets: j.packets, kernelDrops: j.drops, responses: NaN, cpu: j.cpu, rss: j.rss, heap: j.heap, evictions: NaN, entries: NaN };
+  }
   const text = await (await fetch(`http://${web}/metrics`)).text();
   const get = (name, labels = '') => {
     const re = new RegExp(`^${name}${labels ? `\\{${labels}\\}` : ''} (\\S+)$`, 'm');
@@ -97,8 +129,16 @@ async function settle(web, before) {
   return s ?? before;
 }
 
-const d = await startDaemon();
-console.log(`daemon pid ${d.proc.pid}, HEP ${d.hep}, web ${d.web}; node ${process.version}; load ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+let sinkStats;
+const d = TARGET === 'daemon' ? await startDaemon() : await startSink(TARGET === 'sink-decode');
+sinkStats = d.sink;
+let pressure = '';
+try {
+  pressure = ' cpu pressure: ' + readFileSync('/proc/pressure/cpu', 'latin1').split('\n')[0];
+} catch {
+  /* not Linux >= 4.20 */
+}
+console.log(`${TARGET} pid ${d.proc.pid}, HEP ${d.hep}${d.web ? `, web ${d.web}` : ''}; node ${process.version}; ${cpus().length} CPUs; load ${loadavg().map((x) => x.toFixed(2)).join(' ')};${pressure}`);
 let nextId = 0;
 try {
   if (LONG > 0) {
@@ -147,6 +187,11 @@ try {
       await sleep(1000);
     }
     console.log(`highest zero-loss rate: ${best} packets/s`);
+    try {
+      console.log('cpu pressure at the end: ' + readFileSync('/proc/pressure/cpu', 'latin1').split('\n')[0]);
+    } catch {
+      /* not available */
+    }
   }
 } finally {
   d.proc.kill('SIGTERM');
