@@ -2,6 +2,7 @@
 //
 //   npm run build
 //   node bench/syslog-throughput.mjs [--messages=1000000] [--rates=10000,25000,50000,75000,100000] [--seconds=3]
+//                                    [--phases=parse,tcp,udp]
 //
 // 1. parse path, in process: framed bytes -> StreamFramer -> header -> dialect -> Pipeline (what one
 //    TCP connection costs per message, without the kernel), comparable to bench/log-replay.mjs.
@@ -18,6 +19,7 @@ import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { Writable } from 'node:stream';
 import { Catalogue } from '../dist/src/classify/catalogue.js';
 import { resolveConfig } from '../dist/src/config/load.js';
@@ -30,6 +32,7 @@ const arg = (name, def) => process.argv.find((x) => x.startsWith(`--${name}=`))?
 const MESSAGES = Number(arg('messages', 1_000_000));
 const RATES = String(arg('rates', '10000,25000,50000,75000,100000')).split(',').map(Number);
 const SECONDS = Number(arg('seconds', 3));
+const PHASES = new Set(String(arg('phases', 'parse,tcp,udp')).split(','));
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
 // ---- payload: Kamailio acc records (input-formats C.1), as rsyslog forwards them -------------------
@@ -211,7 +214,7 @@ async function udpRun(d, rate) {
   const received = m.udp - before.udp;
   const counted = m.responses - before.responses;
   if (counted !== received) throw new Error(`UDP ${rate}/s: ${received} received but ${counted} responses counted`);
-  const r = { rate, achievedRate: Math.round(sent / sendSeconds), sent, received, lost: sent - received, kernelDrops: m.kernelDrops - before.kernelDrops, daemonCpuSeconds: cpu };
+  const r = { rate, achievedRate: Math.round(sent / sendSeconds), sent, received, lost: sent - received, kernelDrops: m.kernelDrops - before.kernelDrops, daemonCpuSeconds: Number(cpu.toFixed(2)) };
   console.log(
     `UDP at ${fmt(rate)} msg/s (sent at ${fmt(r.achievedRate)}/s for ${sendSeconds.toFixed(2)} s): sent ${fmt(sent)}, received ${fmt(received)}, lost ${fmt(r.lost)} (${((100 * r.lost) / sent).toFixed(3)} %), kernel drops ${fmt(r.kernelDrops)}; daemon CPU ${cpu.toFixed(2)} s (${((cpu / received) * 1e6).toFixed(1)} µs per message received)`,
   );
@@ -220,17 +223,18 @@ async function udpRun(d, rate) {
 
 // ---- run --------------------------------------------------------------------------------------------
 
-console.log(`payload: Kamailio acc records, ${VARIANTS} variants, about ${avgBytes} bytes per octet-counted frame; node ${process.version}`);
-const inProcess = parsePath();
-console.log(`parse path (in process, octet-counted RFC 5424, 64 KiB reads): ${fmt(inProcess)} msg/s`);
+console.log(`payload: Kamailio acc records, ${VARIANTS} variants, about ${avgBytes} bytes per octet-counted frame; node ${process.version}; load average ${loadavg()[0].toFixed(2)} on ${cpus().length} CPUs`);
+const inProcess = PHASES.has('parse') ? parsePath() : undefined;
+if (inProcess !== undefined) console.log(`parse path (in process, octet-counted RFC 5424, 64 KiB reads): ${fmt(inProcess)} msg/s`);
 const d = await startDaemon();
 try {
   console.log(`daemon UDP receive buffer: ${fmt((await d.metrics()).buffer)} bytes`);
-  const tcpOctet = await tcpRun(d, octetFrames, 'TCP octet-counted RFC 5424');
-  const tcpLf = await tcpRun(d, lfFrames, 'TCP LF-framed RFC 3164');
+  const tcpOctet = PHASES.has('tcp') ? await tcpRun(d, octetFrames, 'TCP octet-counted RFC 5424') : undefined;
+  const tcpLf = PHASES.has('tcp') ? await tcpRun(d, lfFrames, 'TCP LF-framed RFC 3164') : undefined;
   const udp = [];
-  for (const rate of RATES) udp.push(await udpRun(d, rate));
-  console.log(JSON.stringify({ bench: 'syslog-throughput', node: process.version, parsePathPerSecond: Math.round(inProcess), tcpOctet, tcpLf, udp }));
+  if (PHASES.has('udp')) for (const rate of RATES) udp.push(await udpRun(d, rate));
+  const parsePathPerSecond = inProcess === undefined ? undefined : Math.round(inProcess);
+  console.log(JSON.stringify({ bench: 'syslog-throughput', node: process.version, loadAverage: loadavg()[0].toFixed(2), parsePathPerSecond, tcpOctet, tcpLf, udp }));
 } finally {
   await d.stop();
 }
