@@ -255,17 +255,12 @@ export class HepProcessor {
       this.pipeline.drop('hep', 'auth_failed');
       return false;
     }
+    // Compare every byte whatever the first difference (no timing hint about the key).
     const len = pkt.authEnd - pkt.authStart;
-    let ok = len === key.length;
-    if (ok) {
-      const b = pkt.buf;
-      for (let i = 0; i < len; i++) {
-        if (b[pkt.authStart + i] !== key[i]) {
-          ok = false;
-          break;
-        }
-      }
-    }
+    const b = pkt.buf;
+    let diff = len ^ key.length;
+    for (let i = 0; i < key.length; i++) diff |= (i < len ? b[pkt.authStart + i]! : 0) ^ key[i]!;
+    const ok = diff === 0;
     if (!ok) {
       this.m.authFailures.inc({ reason: 'wrong' });
       this.pipeline.drop('hep', 'auth_failed');

@@ -80,9 +80,16 @@ export class UdpSocketWatcher {
     return this.inode !== undefined;
   }
 
+  /** Current stats; one read of /proc per second at most (a scrape asks for them twice). */
   read(): UdpSocketStats | undefined {
     if (this.inode === undefined) return undefined;
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < 1000) return this.cached.stats;
     const row = readRows(this.file).find((r) => r.inode === this.inode && r.port === this.port);
-    return row ? { drops: row.drops, queue: row.queue } : undefined;
+    const stats = row ? { drops: row.drops, queue: row.queue } : undefined;
+    this.cached = { at: now, stats };
+    return stats;
   }
+
+  private cached: { at: number; stats: UdpSocketStats | undefined } | undefined;
 }
