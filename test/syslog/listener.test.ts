@@ -266,6 +266,22 @@ describe('syslog allowed-sources', () => {
   });
 });
 
+describe('syslog over IPv6', () => {
+  it('listens on [::1] for UDP and TCP', async () => {
+    const d = await startDaemon(['--syslog.listen-address=[::1]:0']);
+    try {
+      expect(d.addresses['syslog.udp']).toMatch(/^\[::1\]:\d+$/);
+      await sendUdp(d.addresses['syslog.udp']!, [acc3164('INVITE', 200, 'OK', 1)]);
+      const s = await connectTcp(d.addresses['syslog.tcp']!);
+      await write(s, octet(acc5424('INVITE', 200, 'OK', 2)));
+      await endSocket(s);
+      await poll(async () => (await counts(d))['code=200,method=INVITE'] === 2, 'IPv6 messages');
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+});
+
 describe('syslog input and config reload (SIGHUP)', () => {
   it('restarts with new settings, keeps its metrics, and keeps counting', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'syslog-reload-'));
