@@ -53,10 +53,12 @@ export async function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}, o
     exited = code;
     resolve(code);
   }));
-  const started = await poll(() => {
-    if (exited !== undefined) throw new Error(`daemon exited with ${exited}: ${stderr}\n${JSON.stringify(logs)}`);
-    return logs.find((l) => l.msg === 'sip-response-exporter started');
-  }, 'daemon start-up', 30_000);
+  // A daemon that exits during start-up fails the test at once, with its output.
+  const died = exit.then((code) => {
+    throw new Error(`daemon exited with ${code} during start-up: ${stderr}\n${JSON.stringify(logs)}`);
+  });
+  died.catch(() => undefined);
+  const started = await Promise.race([poll(() => logs.find((l) => l.msg === 'sip-response-exporter started'), 'daemon start-up', 30_000), died]);
   const addresses: Record<string, string> = { ...(started.inputs as Record<string, string>) };
   if (typeof started.web === 'string') addresses.web = started.web;
   const d: RunningDaemon = {
