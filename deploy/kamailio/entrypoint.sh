@@ -46,9 +46,12 @@ for sig in TERM INT HUP; do
   # shellcheck disable=SC2064
   trap "kill -$sig $pid 2>/dev/null || true" "$sig"
 done
-status=0
-# wait returns early (status > 128) when a trapped signal arrives; keep waiting for Kamailio itself.
-while kill -0 "$pid" 2>/dev/null; do
+# Forwarding needs the right to signal Kamailio after it switched users: root with CAP_KILL (Docker's
+# default set has it; add KILL where capabilities are dropped, see deploy/kubernetes).
+# wait returns early (status > 128) when a trapped signal arrives: keep waiting while Kamailio lives.
+while :; do
   wait "$pid" && status=0 || status=$?
+  if [ "$status" -gt 128 ] && [ -e "/proc/$pid" ]; then continue; fi
+  break
 done
 exit "$status"

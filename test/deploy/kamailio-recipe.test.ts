@@ -104,7 +104,8 @@ describe('demo Kamailio recipe (deploy/kamailio)', () => {
         return JSON.stringify(sorted(last.log!)) === w && JSON.stringify(sorted(last.hep!)) === w;
       }, 'the exporter to count the demo calls', 20_000);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nexpected ${JSON.stringify(sorted(want))}\ngot ${JSON.stringify(last)}`);
+      const daemon = `exporter exit code ${String(d.proc.exitCode)}, stderr: ${d.stderr.slice(-2000)}, last log lines: ${JSON.stringify(d.logs.slice(-5))}`;
+      throw new Error(`${(err as Error).message}\nexpected ${JSON.stringify(sorted(want))}\ngot ${JSON.stringify(last)}\n${daemon}`);
     }
     expect(last.log).toEqual(want);
     expect(last.hep).toEqual(want);
