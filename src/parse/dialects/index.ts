@@ -6,8 +6,8 @@
  *
  * Speed: lines are recognised by a literal marker ("ACC: ", "<--- ", "Got SIP response ", "nta: ",
  * "entering state [", " bytes ") before any regular expression runs. `scan()` (the tailer's fast path)
- * searches those markers in whole byte buffers with Buffer.indexOf and only decodes the lines that
- * contain one, so noise lines cost one newline search each.
+ * decodes a whole chunk at once and walks it with string built-ins: acc records are found with one
+ * remembered "ACC: " search and parsed in place; other lines get one test of the remaining markers.
  *
  * Double counting: Kamailio's "call missed" and "transaction answered" records of one failed INVITE are
  * paired (see accOut). When a proxy logs the same response twice in different forms, the message-level form
@@ -15,9 +15,10 @@
  * FreeSWITCH `entering state` lines are ignored while siptrace dumps or nta lines are (and nta lines while
  * siptrace dumps are), where "while" means within the last PRECEDENCE_WINDOW lines of the stream.
  */
+import { isAscii, isUtf8 } from 'node:buffer';
 import { isParseError, type ParseResult, type SipEvent } from '../../event.js';
 import { parseSipMessage } from '../sip.js';
-import { ACC_ANSWERED, ACC_MARKER, ACC_OTHER, lastAccKind, parseAcc } from './acc.js';
+import { ACC_ANSWERED, ACC_MARKER, ACC_MISSED, ACC_OTHER, lastAccKind, parseAcc, parseAccIn } from './acc.js';
 import { ASTERISK_BLOCK_MARKER, CHAN_SIP_GOT_MARKER, asteriskBlockHeader, isChanSipDumpEnd, parseChanSipGot, type BlockHeader } from './asterisk.js';
 import { matchCustom, type CustomPattern } from './custom.js';
 import { FS_STATE_MARKER, NTA_MARKER, SIPTRACE_MARKER, parseFsState, parseNta, siptraceHeader, stripFsUuid } from './freeswitch.js';
@@ -63,13 +64,18 @@ export const PRECEDENCE_WINDOW = 2000;
 /** A block is completed (parsed as far as it got) after this many lines or characters. */
 export const MAX_BLOCK_LINES = 200;
 export const MAX_BLOCK_CHARS = 64 * 1024;
-/** Unpaired failed acc records remembered (see accOut). */
-const MAX_ACC_PENDING = 10_000;
+/**
+ * Failed acc records searched for a partner (see accOut). Kamailio writes both records of a transaction
+ * from the same process within microseconds, so only lines of other processes can come between them.
+ */
+export const ACC_PAIR_WINDOW = 64;
 /** Channels remembered for FreeSWITCH `entering state` de-duplication. */
 const MAX_FS_CHANNELS = 10_000;
 
-const NL = 10;
 const CR = 13;
+const NL = 10;
+/** scan() decodes at most about this many bytes at a time. */
+const SEGMENT = 64 * 1024;
 
 interface OpenBlock extends BlockHeader {
   lines: string[];
@@ -87,9 +93,8 @@ export class LogLineParser implements LineParser {
   private readonly asterisk: boolean;
   private readonly freeswitch: boolean;
   private readonly patterns: readonly CustomPattern[];
-  /** Markers that make a line worth decoding in scan(); empty with everyLine. */
-  private readonly needles: Buffer[];
-  private readonly nextPos: number[];
+  /** In scan(), lines without an acc marker are handed on only if they match this (the other markers). */
+  private readonly rare: RegExp | undefined;
   /** Some custom pattern has no marker: every line must be decoded and tried. */
   private readonly everyLine: boolean;
 
@@ -100,8 +105,10 @@ export class LogLineParser implements LineParser {
   private ntaAt = -Infinity;
   private siptraceAt = -Infinity;
   private readonly fsLastCode = new Map<string, number>();
-  /** Failed acc records not yet paired, by Call-ID/method/code: [answered, missed]. */
-  private readonly accPending = new Map<string, [number, number]>();
+  private readonly fsOrder = new Ring(MAX_FS_CHANNELS, (ch) => this.fsLastCode.delete(ch));
+  /** The last failed acc records, for pairing "call missed" with "transaction answered" (see accOut). */
+  private readonly accRing: ({ kind: number; code: number; callId: string; method: string } | undefined)[] = new Array(ACC_PAIR_WINDOW);
+  private accHead = 0;
   /** scan() decodes bytes as latin1: event text fields holding bytes >= 0x80 are re-decoded as UTF-8. */
   private latin1 = false;
 
@@ -112,13 +119,11 @@ export class LogLineParser implements LineParser {
     this.freeswitch = d === 'auto' || d === 'freeswitch';
     this.patterns = d === 'auto' || d === 'custom' ? [...(opts.patterns ?? [])] : [];
     const markers: string[] = [];
-    if (this.acc) markers.push(ACC_MARKER);
     if (this.asterisk) markers.push(ASTERISK_BLOCK_MARKER, CHAN_SIP_GOT_MARKER);
     if (this.freeswitch) markers.push(FS_STATE_MARKER, NTA_MARKER, SIPTRACE_MARKER);
     this.everyLine = this.patterns.some((p) => p.marker === undefined);
     for (const p of this.patterns) if (p.marker !== undefined && !markers.includes(p.marker)) markers.push(p.marker);
-    this.needles = markers.map((m) => Buffer.from(m, 'latin1'));
-    this.nextPos = markers.map(() => -2);
+    this.rare = markers.length > 0 ? new RegExp(markers.map((m) => m.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')) : undefined;
   }
 
   line(text: string): void {
@@ -137,21 +142,57 @@ export class LogLineParser implements LineParser {
 
   /**
    * The tailer's fast path: parses the complete lines in buf[start, end), where end is just after a
-   * newline (a final line without one is parsed too). Lines longer than maxLineLength bytes (without the
-   * newline) are counted in stats.tooLong and skipped. Text is decoded as latin1 (one character per
-   * byte, never fails); event fields with bytes >= 0x80 are re-decoded as UTF-8.
+   * newline (a final line without one is parsed too). Lines longer than maxLineLength (without the
+   * newline) are counted in stats.tooLong and skipped. ASCII and valid UTF-8 are decoded as such; any
+   * other bytes are decoded one character per byte (never fails) and event fields are re-decoded as
+   * UTF-8 (invalid sequences become U+FFFD).
    */
   scan(buf: Buffer, start: number, end: number, maxLineLength: number, stats: ScanStats): void {
-    this.latin1 = true;
-    const view = end === buf.length ? buf : buf.subarray(0, end);
-    const needles = this.needles;
-    const next = this.nextPos;
-    const k = needles.length;
-    for (let i = 0; i < k; i++) next[i] = -2;
-    let p = start;
-    while (p < end) {
-      let nl = view.indexOf(NL, p);
-      if (nl < 0) nl = end;
+    // Decoded in segments of about SEGMENT bytes cut at newlines: short-lived strings stay in the young
+    // generation, and what an event keeps alive (a Call-ID is a slice of its segment) stays small.
+    while (start < end) {
+      let stop = end;
+      if (end - start > SEGMENT) {
+        stop = buf.lastIndexOf(NL, start + SEGMENT - 1) + 1;
+        if (stop <= start) {
+          stop = buf.indexOf(NL, start + SEGMENT) + 1;
+          if (stop <= 0 || stop > end) stop = end;
+        }
+      }
+      this.scanSegment(buf, start, stop, maxLineLength, stats);
+      start = stop;
+    }
+  }
+
+  private scanSegment(buf: Buffer, start: number, end: number, maxLineLength: number, stats: ScanStats): void {
+    const part = buf.subarray(start, end);
+    if (isAscii(part)) this.scanText((buf as unknown as Latin1Slicer).latin1Slice(start, end), maxLineLength, stats);
+    else if (isUtf8(part)) this.scanText(buf.toString('utf8', start, end), maxLineLength, stats);
+    else {
+      this.latin1 = true;
+      try {
+        this.scanText((buf as unknown as Latin1Slicer).latin1Slice(start, end), maxLineLength, stats);
+      } finally {
+        this.latin1 = false;
+      }
+    }
+  }
+
+  /**
+   * Works on the decoded chunk with string built-ins: one newline search per line; one "ACC: " search per
+   * acc record (its next position is remembered, so lines before it cost nothing more); other lines are
+   * tested with one regular expression of the remaining markers. Lines are sliced (O(1)) only when needed,
+   * and every search runs on a slice, so no search crosses a line end.
+   */
+  private scanText(s: string, maxLineLength: number, stats: ScanStats): void {
+    const n = s.length;
+    const rare = this.rare;
+    const every = this.everyLine;
+    let nextAcc = this.acc ? -2 : -1;
+    let p = 0;
+    while (p < n) {
+      let nl = s.indexOf('\n', p);
+      if (nl < 0) nl = n;
       stats.lines++;
       this.lineNo++;
       if (nl - p > maxLineLength) {
@@ -159,43 +200,36 @@ export class LogLineParser implements LineParser {
         p = nl + 1;
         continue;
       }
-      if (this.block !== undefined || this.everyLine) {
-        this.handle(decode(view, p, nl));
+      const e = nl > p && s.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+      if (this.block !== undefined || every) {
+        this.handle(s.slice(p, e));
         p = nl + 1;
         continue;
       }
-      let hit = -1;
-      let which = -1;
-      for (let i = 0; i < k; i++) {
-        let q = next[i] as number;
-        if (q < p && q !== -1) {
-          q = view.indexOf(needles[i] as Buffer, p);
-          next[i] = q;
-        }
-        if (q >= 0 && q < nl && (hit < 0 || q < hit)) {
-          hit = q;
-          which = i;
-        }
-      }
-      if (hit >= 0) {
-        // Fast path for the common case, an acc record: decode from the marker on and parse it directly.
-        // Anything unusual (rsyslog escapes, JSON, not an acc record after all) takes the general path.
-        if (which === 0 && this.acc && view[p] !== 123) {
-          const s = decode(view, hit, nl);
-          if (s.indexOf('#') < 0) {
-            const r = parseAcc(s, 0);
+      if (nextAcc !== -1) {
+        if (nextAcc < p) nextAcc = s.indexOf(ACC_MARKER, p);
+        if (nextAcc >= 0 && nextAcc < nl) {
+          // An acc record, the common case: parse it straight from the marker. Anything unusual (JSON,
+          // rsyslog escapes, not an acc record after all) takes the general path.
+          if (s.charCodeAt(p) !== 123 && nextAcc < e) {
+            const r = parseAccIn(s, nextAcc, e, true);
             if (r !== undefined) {
               this.accOut(r);
               p = nl + 1;
               continue;
             }
           }
+          this.handle(s.slice(p, e));
+          p = nl + 1;
+          continue;
         }
-        this.handle(decode(view, p, nl));
+      }
+      if (rare !== undefined) {
+        const line = s.slice(p, e);
+        if (rare.test(line)) this.handle(line);
       }
       p = nl + 1;
     }
-    this.latin1 = false;
   }
 
   /** A record holding several lines (multi-line syslog message, rsyslog-escaped dump). */
@@ -268,25 +302,27 @@ export class LogLineParser implements LineParser {
    * "call missed" (the branch's reply) and "transaction answered" (the reply sent upstream). When both
    * carry the same Call-ID, method and code they are one response relayed, and it is counted once; when
    * the codes differ (a 503 from downstream, 500 sent upstream) they are two responses. Each record pairs
-   * with at most one record of the other kind, so repeated responses in one call still all count.
+   * with at most one record of the other kind among the last ACC_PAIR_WINDOW failed records, so repeated
+   * responses in one call still all count.
    */
   private accOut(r: ParseResult): void {
     if (r === undefined || 'error' in r) return this.out(r);
     const kind = lastAccKind;
     if (kind === ACC_OTHER || r.code < 300 || r.callId === undefined) return this.out(r);
-    const key = `${r.callId}\u0000${r.method}\u0000${r.code}`;
-    const e = this.accPending.get(key);
-    const mine = kind === ACC_ANSWERED ? 0 : 1;
-    if (e !== undefined && e[1 - mine]! > 0) {
-      e[1 - mine]!--;
-      if (e[0] === 0 && e[1] === 0) this.accPending.delete(key);
-      return;
+    // Look for an unpaired record of the other kind among the last few failed ones (newest first).
+    const other = kind === ACC_ANSWERED ? ACC_MISSED : ACC_ANSWERED;
+    const ring = this.accRing;
+    for (let k = 0, i = this.accHead; k < ACC_PAIR_WINDOW; k++) {
+      i = i === 0 ? ACC_PAIR_WINDOW - 1 : i - 1;
+      const e = ring[i];
+      if (e === undefined) break;
+      if (e.kind === other && e.code === r.code && e.callId === r.callId && e.method === r.method) {
+        e.kind = ACC_OTHER; // paired: it cannot pair again
+        return;
+      }
     }
-    if (e !== undefined) e[mine]!++;
-    else {
-      if (this.accPending.size >= MAX_ACC_PENDING) this.accPending.delete(this.accPending.keys().next().value as string);
-      this.accPending.set(key, mine === 0 ? [1, 0] : [0, 1]);
-    }
+    ring[this.accHead] = { kind, code: r.code, callId: r.callId, method: r.method };
+    this.accHead = (this.accHead + 1) % ACC_PAIR_WINDOW;
     this.out(r);
   }
 
@@ -301,7 +337,7 @@ export class LogLineParser implements LineParser {
     // later state (completed[200] -> ready[200]), not a new one.
     if (s.code === 0 || last === s.code) return;
     if (!ended) {
-      if (this.fsLastCode.size >= MAX_FS_CHANNELS) this.fsLastCode.delete(this.fsLastCode.keys().next().value as string);
+      if (!this.fsLastCode.has(s.channel)) this.fsOrder.add(s.channel);
       this.fsLastCode.set(s.channel, s.code);
     }
     this.out({ code: s.code, reason: '', method: 'INVITE' });
@@ -399,11 +435,26 @@ interface Latin1Slicer {
   latin1Slice(start: number, end: number): string;
 }
 
-/** One-character-per-byte decoding of buf[start, end) without a trailing CR. */
-function decode(buf: Buffer, start: number, end: number): string {
-  if (end > start && buf[end - 1] === CR) end--;
-  return (buf as unknown as Latin1Slicer).latin1Slice(start, end);
+/**
+ * Bounds a map by insertion order without iterating it (a Map iterator must skip every deleted entry at
+ * its front, which gets slow under constant insert/delete): the oldest key is evicted when a new one
+ * comes in and the ring is full. A key deleted earlier and added again may be evicted early; that only
+ * forgets a little sooner.
+ */
+class Ring {
+  private readonly keys: (string | undefined)[];
+  private i = 0;
+  constructor(size: number, private readonly evict: (key: string) => void) {
+    this.keys = new Array<string | undefined>(size);
+  }
+  add(key: string): void {
+    const old = this.keys[this.i];
+    if (old !== undefined) this.evict(old);
+    this.keys[this.i] = key;
+    this.i = (this.i + 1) % this.keys.length;
+  }
 }
+
 
 function hasHigh(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 127) return true;
