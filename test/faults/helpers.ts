@@ -44,6 +44,11 @@ export interface StartOptions {
   gid?: number;
   /** Do not wait for the start-up log line (for daemons expected to fail). */
   noWait?: boolean;
+  /**
+   * Add --hep.listen-address= and --syslog.listen-address= unless the args name them (default true);
+   * false leaves them to a config file (flags would override the file, also on reload).
+   */
+  listenersOff?: boolean;
 }
 
 const running = new Set<ChildProcess>();
@@ -61,7 +66,7 @@ export function killAll(): void {
  * the args say otherwise, and waits for its "started" line.
  */
 export async function startDaemon(args: string[], opts: StartOptions = {}): Promise<Daemon> {
-  const defaults = ['--web.listen-address=127.0.0.1:0', '--hep.listen-address=', '--syslog.listen-address='];
+  const defaults = opts.listenersOff === false ? ['--web.listen-address=127.0.0.1:0'] : ['--web.listen-address=127.0.0.1:0', '--hep.listen-address=', '--syslog.listen-address='];
   const given = new Set(args.map((a) => a.split('=')[0]));
   const all = [...defaults.filter((d) => !given.has(d.split('=')[0])), ...args];
   const proc = spawn(process.execPath, [CLI, ...all], {
@@ -225,6 +230,27 @@ export function softnetDrops(): number {
 /** Log lines of the daemon with this message. */
 export function logsWith(d: Daemon, msg: string | RegExp): Record<string, unknown>[] {
   return d.logs.filter((l) => (typeof msg === 'string' ? l.msg === msg : typeof l.msg === 'string' && msg.test(l.msg)));
+}
+
+/** A port that is free on 127.0.0.1 for both UDP and TCP right now (for config files that need a fixed port). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as net.AddressInfo).port;
+    const udp = dgram.createSocket('udp4');
+    const ok = await new Promise<boolean>((r) => {
+      udp.once('error', () => r(false));
+      udp.bind(port, '127.0.0.1', () => r(true));
+    });
+    try {
+      udp.close();
+    } catch {
+      // never bound
+    }
+    await new Promise<void>((r) => srv.close(() => r()));
+    if (ok) return port;
+  }
 }
 
 /** Runs a node script as a child process and resolves with its stdout (rejects on a non-zero exit). */
