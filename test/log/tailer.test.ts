@@ -1,4 +1,4 @@
-import { appendFileSync, copyFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { poll } from '../helpers/poll.js';
@@ -161,6 +161,46 @@ describe('tailer: rotation while lines are appended (every line exactly once)', 
 
   it('many rotations in a row', async () => {
     await run((_w, path, k) => renameSync(path, `${path}.${k}`), 40, 25);
+  });
+
+  it('back-to-back renames with lazy re-creation (files created and rotated away between two checks)', async () => {
+    const path = join(dir, 'app.log');
+    writeFileSync(path, '');
+    const t = await start([path], { pollIntervalMs: 50, rotateWaitMs: 1000 });
+    let n = 0;
+    for (let r = 0; r < 150; r++) {
+      let text = '';
+      for (let k = 0; k < 5; k++) text += `${accLine(n++)}\n`;
+      appendFileSync(path, text); // the writer re-creates the path at its next write
+      renameSync(path, `${path}.${r}`);
+      if (r % 25 === 24) await sleep(5);
+    }
+    appendFileSync(path, `${accLine(n++)}\n`);
+    await expectExactly(t, n, 'rename storm');
+  });
+
+  it('a truncated file rewritten to exactly the length already read is noticed', async () => {
+    const path = join(dir, 'app.log');
+    writeFileSync(path, '');
+    const t = await start([path], { pollIntervalMs: 30 });
+    const first = `${accLine(10)}\n${accLine(11)}\n${noiseLine(1)}\n`;
+    const second = `${accLine(12)}\n${accLine(13)}\n${noiseLine(1)}\n`;
+    expect(second.length).toBe(first.length);
+    appendFileSync(path, first);
+    await poll(() => t.events.length === 2, 'first lines');
+    await sleep(20);
+    truncateSync(path, 0);
+    appendFileSync(path, second);
+    await poll(() => t.events.length === 4, 'rewritten lines');
+    expect(t.rotations).toEqual(['truncate']);
+  });
+
+  it('a path that is a directory is reported once', async () => {
+    const path = join(dir, 'app.log');
+    mkdirSync(path);
+    const t = await start([path], { pollIntervalMs: 20 });
+    await sleep(200);
+    expect(t.errors).toEqual([`log path is not a regular file ${path}: is a directory`]);
   });
 
   it('copytruncate while the tailer is behind: the unread rest comes from the copy', async () => {

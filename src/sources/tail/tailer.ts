@@ -53,6 +53,8 @@ class Tailed {
   head = '';
   /** Date.now() just before the last check that found this file still at its path. */
   confirmedAt = Date.now();
+  /** Modification time at the last read, to notice a rewrite that left the size unchanged. */
+  mtime = -1;
   constructor(
     readonly path: string,
     readonly fh: FileHandle,
@@ -106,6 +108,10 @@ export class Tailer {
    * rotated to kamailio.1.log with the glob kamailio*.log) it is resumed where we stopped, not re-read.
    */
   private readonly retired = new Map<string, { offset: number; head: string; born: number }>();
+  /** Rotated files ("dev:ino") that were already there at start-up: never read as missed rotations. */
+  private readonly known = new Set<string>();
+  /** Paths recently rotated: their directory is searched for missed rotations until `until`. */
+  private readonly rotationScans = new Map<string, { since: number; until: number }>();
 
   constructor(private readonly opts: TailerOptions) {}
 
@@ -130,6 +136,7 @@ export class Tailer {
       }
     }
     const paths = await this.expand();
+    await this.rememberExisting(paths);
     for (const path of paths) await this.openAtStart(path, saved);
     if (this.opts.positionFile !== undefined) {
       // Fail now, not at the first save, if the position file cannot be written.
@@ -191,6 +198,10 @@ export class Tailer {
     for (const [path, f] of this.files) {
       if (!paths.includes(path)) await this.follow(f);
     }
+    for (const [path, scan] of this.rotationScans) {
+      if (Date.now() > scan.until) this.rotationScans.delete(path);
+      else await this.readMissedRotations(path, scan.since);
+    }
     const now = Date.now();
     const keep: Tailed[] = [];
     for (const f of this.draining) {
@@ -238,6 +249,10 @@ export class Tailer {
       const st = await fh.stat();
       if (!st.isFile()) {
         await fh.close();
+        if (this.failing.get(path) !== 'ENOTFILE') {
+          this.failing.set(path, 'ENOTFILE');
+          this.reportError('log path is not a regular file', path, new Error(st.isDirectory() ? 'is a directory' : 'not a regular file'));
+        }
         return undefined;
       }
       if (this.isTracked(st.dev, st.ino)) {
@@ -262,6 +277,20 @@ export class Tailer {
     for (const f of this.files.values()) if (f.dev === dev && f.ino === ino) return true;
     for (const f of this.draining) if (f.dev === dev && f.ino === ino) return true;
     return false;
+  }
+
+  /** Rotated files present at start-up (app.log.1 ...) are old news, never "missed rotations". */
+  private async rememberExisting(paths: readonly string[]): Promise<void> {
+    const byDir = new Map<string, string[]>();
+    for (const p of paths) byDir.set(dirname(p), [...(byDir.get(dirname(p)) ?? []), basename(p)]);
+    for (const [dir, bases] of byDir) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names) {
+        if (!bases.some((b) => name.startsWith(b) && name !== b)) continue;
+        const st = await stat(join(dir, name)).catch(() => undefined);
+        if (st?.isFile()) this.known.add(`${st.dev}:${st.ino}`);
+      }
+    }
   }
 
   /** A file found at start-up: resume from the position file, else start at its end (or beginning). */
@@ -385,8 +414,22 @@ export class Tailer {
     if (this.opts.rotateWaitMs > 0) this.draining.push(f);
     else await this.close(f);
     this.positionsDirty = true;
-    if (kind === 'rename') await this.readMissedRotations(f);
+    this.watchRotations(f.path, f.confirmedAt);
     if (pst && pst.isFile()) await this.openNew(f.path);
+  }
+
+  /**
+   * After a rotation, every round for a while looks for files rotated away before they were seen (see
+   * readMissedRotations): a burst of rotations, or a writer that re-creates the file only at its next
+   * write, can create and rotate away files between two checks.
+   */
+  private watchRotations(path: string, confirmedAt: number): void {
+    const now = Date.now();
+    const cur = this.rotationScans.get(path);
+    this.rotationScans.set(path, {
+      since: Math.min(cur?.since ?? Infinity, confirmedAt - 1000),
+      until: now + Math.max(this.opts.rotateWaitMs, 2000),
+    });
   }
 
   /**
@@ -395,17 +438,15 @@ export class Tailer {
    * (app.log.1, app.log-20240101), unknown to us, and written after we last saw `f` at the path; it is
    * read completely. Compressed files are skipped.
    */
-  private async readMissedRotations(f: Tailed): Promise<void> {
-    const dir = dirname(f.path);
-    const base = basename(f.path);
+  private async readMissedRotations(path: string, since: number): Promise<void> {
+    const dir = dirname(path);
+    const base = basename(path);
     let names: string[];
     try {
       names = await readdir(dir);
     } catch {
       return;
     }
-    // File times come from a coarse kernel clock that can lag Date.now() by a few milliseconds.
-    const since = f.confirmedAt - 1000;
     for (const name of names) {
       if (name === base || !name.startsWith(base)) continue;
       const p = join(dir, name);
@@ -415,11 +456,14 @@ export class Tailer {
       } catch {
         continue;
       }
+      // File times come from a coarse kernel clock that can lag Date.now() by a few milliseconds: `since`
+      // has a margin.
       if (!st.isFile() || st.mtimeMs < since || st.size === 0) continue;
-      if (this.isTracked(st.dev, st.ino) || this.retired.has(`${st.dev}:${st.ino}`)) continue;
+      const key = `${st.dev}:${st.ino}`;
+      if (this.isTracked(st.dev, st.ino) || this.retired.has(key) || this.known.has(key)) continue;
       const fh = await open(p, 'r').catch(() => undefined);
       if (!fh) continue;
-      const missed = new Tailed(f.path, fh, st.dev, st.ino, st.birthtimeMs, this.newReader());
+      const missed = new Tailed(path, fh, st.dev, st.ino, st.birthtimeMs, this.newReader());
       if (await isGzip(fh)) {
         await fh.close();
         continue;
@@ -434,23 +478,30 @@ export class Tailer {
   /** Reads from f.offset to the current end (bounded per round), noticing truncation first. */
   private async readAvailable(f: Tailed): Promise<void> {
     let size: number;
+    let mtime: number;
     try {
-      size = (await f.fh.stat()).size;
+      const st = await f.fh.stat();
+      size = st.size;
+      mtime = st.mtimeMs;
     } catch (err) {
       this.reportError('cannot check log file', f.path, err);
       return;
     }
-    if (size < f.offset || (size > f.offset && !(await this.tailUnchanged(f)))) {
+    // Truncated: it shrank, or it grew or was written without growing (same length rewritten) and the
+    // bytes we already read are no longer there.
+    const written = size > f.offset || (size === f.offset && mtime !== f.mtime);
+    if (size < f.offset || (written && !(await this.contentUnchanged(f)))) {
       // copytruncate (or the file was rewritten in place): read it again from the start. What was written
       // before the truncation but not read yet is only in the copy, so read that from the copy first.
       this.opts.onRotation?.('truncate', f.path);
-      await this.readRestFromCopy(f, await f.fingerprint());
+      await this.readRestFromCopy(f, f.head);
       f.reader.reset();
       f.reader.parser.flush();
       f.offset = 0;
       f.head = '';
       this.positionsDirty = true;
     }
+    f.mtime = mtime;
     if (size === f.offset) return;
     let budget = MAX_BYTES_PER_ROUND;
     const r = f.reader;
@@ -541,6 +592,12 @@ export class Tailer {
     } catch {
       f.tail = Buffer.alloc(0);
     }
+  }
+
+  /** The bytes before our offset and the first bytes are what they were when we read them. */
+  private async contentUnchanged(f: Tailed): Promise<boolean> {
+    if (!(await this.tailUnchanged(f))) return false;
+    return f.head === '' || (await headMatches(f.fh, f.head));
   }
 
   private async tailUnchanged(f: Tailed): Promise<boolean> {
