@@ -51,8 +51,19 @@ describe.each(['udp', 'tcp'] as const)('Kamailio siptrace -> HEPv3 over %s -> ex
     cleanup.push(() => cap.stop());
 
     const run = await runCalls(k, PLAN);
-    // let the last retransmissions and mirrored copies arrive
-    await new Promise((r) => setTimeout(r, 1500));
+    // Wait until the traffic has really ended (the last retransmissions and their mirrored copies):
+    // HEP mirrors every SIP packet, so when the exporter has received nothing new for 1.5 s the wire is
+    // quiet too, and the capture and the exporter have seen the same packets.
+    let last = -1;
+    let stableSince = Date.now();
+    await poll(async () => {
+      const n = sum(await d.metrics(), 'sip_exporter_hep_packets_total');
+      if (n !== last) {
+        last = n;
+        stableSince = Date.now();
+      }
+      return Date.now() - stableSince >= 1500;
+    }, 'HEP traffic to end', 30_000, 250);
     await cap.stop();
 
     const wire = responsesInCapture(cap.file, [k.sipPort, ...run.groups.flatMap((g) => [g.uacPort, ...(g.uasPort ? [g.uasPort] : [])])]);
