@@ -100,7 +100,11 @@ describe('HEP input in the daemon', () => {
     c.on('error', () => {});
     await write(c, Buffer.concat([hep3msg({ payload: sipResponse({ code: 603, reason: 'Decline', callId: 'g' }) }), Buffer.from('GET / HTTP/1.1\r\n\r\n')]));
     await closed(c);
-    const s = await d.metrics();
+    // the daemon counts the disconnect when its side of the socket has closed: poll for it
+    const s = await poll(async () => {
+      const m = await d.metrics();
+      return sum(m, 'sip_exporter_hep_tcp_disconnects_total', { reason: 'garbage' }) >= 1 ? m : undefined;
+    }, 'garbage disconnect counted');
     expect(sum(s, 'sip_responses_total', { source: 'hep', code: '603' })).toBe(1);
     expect(sum(s, 'sip_exporter_hep_tcp_disconnects_total', { reason: 'garbage' })).toBe(1);
     expect(sum(s, 'sip_exporter_hep_decode_errors_total', { transport: 'tcp', reason: 'bad_magic' })).toBe(1);
@@ -115,7 +119,10 @@ describe('HEP input in the daemon', () => {
     await poll(async () => sum(await d.metrics(), 'sip_exporter_hep_tcp_refused_total', { reason: 'max_connections' }) === 1, 'refusal counted');
     // the idle timeout (2s) closes the three
     await Promise.all(conns.map(closed));
-    const s = await d.metrics();
+    const s = await poll(async () => {
+      const m = await d.metrics();
+      return sum(m, 'sip_exporter_hep_tcp_disconnects_total', { reason: 'idle_timeout' }) >= 3 ? m : undefined;
+    }, 'idle disconnects counted');
     expect(sum(s, 'sip_exporter_hep_tcp_disconnects_total', { reason: 'idle_timeout' })).toBe(3);
     expect(sum(s, 'sip_exporter_hep_tcp_connections')).toBe(0);
   });
