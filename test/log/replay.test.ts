@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { ROOT } from '../helpers/daemon.js';
+import { CLI, ROOT } from '../helpers/daemon.js';
 import { nonZero, parseExposition, sum } from '../helpers/metrics.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sre-replay-'));
@@ -67,6 +68,16 @@ describe('replay FILE...', () => {
     expect(missing.rc).toBe(1);
     expect(missing.err).toMatch(/nope\.log: ENOENT/);
     expect((await cli('replay', '--log.dialect=foo', plain)).rc).toBe(2);
+  });
+
+  it('reads standard input as "-" (the built CLI)', () => {
+    const r = spawnSync(process.execPath, [CLI, 'replay', '--log.dialect=asterisk', '-'], { input: fixture('asterisk-pjsip.txt'), encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(nonZero(parseExposition(r.stdout), 'sip_responses_total', ['method', 'code'])).toEqual({
+      'method=OPTIONS,code=200': 2,
+      'method=REGISTER,code=401': 1,
+      'method=INVITE,code=200': 1,
+    });
   });
 
   it('counts over-long lines and reads a last line without a newline', async () => {
