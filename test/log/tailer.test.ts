@@ -89,6 +89,17 @@ describe('tailer: starting and following', () => {
     expect(t.tailer.openFiles).toBe(3);
   });
 
+  it('completes a multi-line block whose end never comes once the file is idle', async () => {
+    const path = join(dir, 'a.log');
+    writeFileSync(path, '');
+    const t = await start([path]);
+    appendFileSync(path, '[2024-03-24 02:05:45] VERBOSE[1] res_pjsip_logger.c: <--- Received SIP response (90 bytes) from UDP:10.0.0.1:5060 --->\nSIP/2.0 486 Busy Here\nCSeq: 4 INVITE\n');
+    await sleep(300);
+    expect(t.events).toEqual([]);
+    await poll(() => t.events.length === 1, 'idle flush', 5000);
+    expect(t.events[0]).toMatchObject({ code: 486, method: 'INVITE', src: '10.0.0.1:5060' });
+  });
+
   it('counts and skips lines longer than the maximum without buffering them', async () => {
     const path = join(dir, 'a.log');
     writeFileSync(path, '');

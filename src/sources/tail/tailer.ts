@@ -33,6 +33,9 @@ export interface TailStats extends ScanStats {
   bytes: number;
 }
 
+/** A multi-line block still open after this long without new data is completed. */
+const IDLE_FLUSH_MS = 1000;
+
 /** Bytes before the read position kept to recognise the same content (truncation, copies). */
 const TAIL_BYTES = 32;
 
@@ -55,6 +58,8 @@ class Tailed {
   confirmedAt = Date.now();
   /** Modification time at the last read, to notice a rewrite that left the size unchanged. */
   mtime = -1;
+  /** When data was last read (pending multi-line blocks are completed after IDLE_FLUSH_MS without any). */
+  lastDataAt = Date.now();
   constructor(
     readonly path: string,
     readonly fh: FileHandle,
@@ -502,7 +507,12 @@ export class Tailer {
       this.positionsDirty = true;
     }
     f.mtime = mtime;
-    if (size === f.offset) return;
+    if (size === f.offset) {
+      // Nothing new for a while: a multi-line block whose end never came is complete as it is.
+      if (Date.now() - f.lastDataAt >= IDLE_FLUSH_MS) f.reader.parser.flush();
+      return;
+    }
+    f.lastDataAt = Date.now();
     let budget = MAX_BYTES_PER_ROUND;
     const r = f.reader;
     while (budget > 0 && !this.stopped) {
