@@ -101,45 +101,77 @@ export class Daemon {
   }
 
   /**
-   * Swaps in a new, already validated config. Inputs whose settings did not change keep running
-   * with their state; changed ones are restarted; removed ones stopped. The HTTP listener is not
-   * moved (changing web.listen-address needs a restart, and is reported).
+   * Swaps in a new, already validated config, whole or not at all. Inputs whose settings did not
+   * change keep running with their state; changed ones are restarted; removed ones stopped. If a
+   * changed input cannot start with the new settings (say its address is in use), every changed input
+   * goes back to the old settings and the reload fails: the old configuration keeps running. Reloads
+   * are serialised, so overlapping SIGHUPs and POST /-/reload never run two copies of an input. The
+   * HTTP listener is not moved (web.* changes take effect after a restart, and are reported).
    */
-  async reload(next: Config): Promise<void> {
-    const prevWeb = this.config.web['listen-address'];
-    const nextWeb = next.web['listen-address'];
-    if ((prevWeb && formatListenAddress(prevWeb)) !== (nextWeb && formatListenAddress(nextWeb))) {
-      this.logger.warn('web.listen-address changed; the new address takes effect after a restart');
-    }
+  reload(next: Config): Promise<void> {
+    const run = this.reloads.then(() => this.applyReload(next));
+    this.reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  private reloads: Promise<void> = Promise.resolve();
+
+  private async applyReload(next: Config): Promise<void> {
+    const prev = this.config;
+    const show = (c: Config): string => JSON.stringify([c.web['listen-address'] && formatListenAddress(c.web['listen-address']), c.web['config-file'], c.web['telemetry-path'], c.web['enable-lifecycle']]);
+    if (show(prev) !== show(next)) this.logger.warn('web.* settings changed; they take effect after a restart');
+
+    const changed = registeredSources().filter((f) => {
+      const cur = this.running.get(f.name);
+      if (!cur) return f.enabled(next);
+      return !f.enabled(next) || cur.settings !== JSON.stringify(f.settings(next));
+    });
+    await this.stopSources(changed);
     this.config = next;
-    for (const factory of registeredSources()) {
-      const cur = this.running.get(factory.name);
-      const want = factory.enabled(next);
-      const settings = JSON.stringify(factory.settings(next));
-      if (cur && want && cur.settings === settings) continue;
-      if (cur) {
-        await cur.input.stop();
-        this.running.delete(factory.name);
-        this.pipeline.setInputUp(factory.name, false);
+    try {
+      for (const f of changed) if (f.enabled(next)) await this.startSource(f);
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'reload failed; going back to the previous configuration');
+      await this.stopSources(changed);
+      this.config = prev;
+      for (const f of changed) {
+        if (!f.enabled(prev)) continue;
+        try {
+          await this.startSource(f);
+        } catch (restoreErr) {
+          this.logger.error({ err: (restoreErr as Error).message, input: f.name }, 'input could not be restarted with the previous configuration');
+        }
       }
-      if (want) await this.startSource(factory);
+      throw err;
     }
+    // An input switched off on purpose is not "down": its series goes away instead of reading 0.
+    for (const f of changed) if (!f.enabled(next)) this.pipeline.self.inputUp.remove({ source: f.name });
     if (JSON.stringify(this.otel?.config ?? null) !== JSON.stringify(otelEnabled(next.otel) ? next.otel : null)) {
       await this.stopOtel();
       this.startOtel();
     } else this.otel?.refresh();
   }
 
-  async stop(): Promise<void> {
-    for (const [name, r] of [...this.running].reverse()) {
+  private async stopSources(factories: readonly SourceFactory[]): Promise<void> {
+    for (const f of factories) {
+      const cur = this.running.get(f.name);
+      if (!cur) continue;
       try {
-        await r.input.stop();
+        await cur.input.stop();
       } catch (err) {
-        this.logger.error({ err, input: name }, 'error while stopping input');
+        this.logger.error({ err, input: f.name }, 'error while stopping input');
       }
-      this.running.delete(name);
+      this.running.delete(f.name);
+      this.failed.delete(f.name);
+      this.pipeline.setInputUp(f.name, false);
     }
+  }
+
+  async stop(): Promise<void> {
+    await this.reloads; // never stop half-way through a reload
+    await this.stopSources([...this.running.values()].map((r) => r.factory).reverse());
     await this.stopOtel();
-    await this.http?.close();
+    // In-flight scrapes get a short grace period that fits well inside the shutdown timeout.
+    await this.http?.close(Math.min(2000, this.config.general['shutdown-timeout'] / 4));
   }
 }

@@ -141,7 +141,8 @@ export function createApp(opts: HttpOptions): express.Express {
 export interface HttpServer {
   server: Server;
   address(): string;
-  close(): Promise<void>;
+  /** Stops accepting connections; open ones get `graceMs` to finish before they are cut. */
+  close(graceMs?: number): Promise<void>;
 }
 
 export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
@@ -177,11 +178,11 @@ export async function startHttp(opts: HttpOptions): Promise<HttpServer> {
       const a = server.address() as AddressInfo;
       return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
     },
-    close: () =>
+    close: (graceMs = 1000) =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 2000).unref();
+        setTimeout(() => server.closeAllConnections(), graceMs).unref();
       }),
   };
 }
