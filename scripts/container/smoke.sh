@@ -7,11 +7,13 @@
 #               no dev dependencies in the runtime stage
 #   4. commands `--version` and `explain 486` through the image's entrypoint (buildah run)
 #   5. daemon   the image's entrypoint as PID 1 of its own PID namespace (unshare + chroot into the
-#               mounted image), configured by a flag, environment variables and a mounted config file,
+#               mounted image, root filesystem read-only, state directory as a volume), configured
+#               by a flag, environment variables and a mounted config file,
 #               on free loopback ports; probe.mjs checks /metrics, /-/healthy, /-/ready and that a
 #               hand-built HEP packet (UDP and TCP), a log line and a syslog message are counted by
 #               every input that is up; the image's HEALTHCHECK command passes; SIGHUP reloads;
-#               SIGTERM stops it gracefully with exit status 0; the HEALTHCHECK then fails.
+#               SIGTERM stops it gracefully with exit status 0 and read positions saved; the
+#               HEALTHCHECK then fails.
 #
 # Needs root, buildah, debootstrap, unshare and chroot (scripts/install-test-deps.sh installs what is
 # missing) and a Node on PATH for probe.mjs. Everything slow is cached in $SIP_EXPORTER_CI_CACHE
@@ -73,22 +75,29 @@ step_end
 # ---------------------------------------------------------------------------------------------------
 step_start build
 build_opts=()
-# Where this machine reaches the npm registry through a TLS-inspecting proxy, npm trusts it through
-# the host's npm `cafile`. Hand the same trust (and registry) to the build's RUN steps as read-only
-# build-time volumes: nothing of it ends up in the image, and the Dockerfile stays unchanged.
+# Where this machine reaches the npm registry through a TLS-inspecting proxy, the host trusts it
+# through npm's `cafile` or Node's NODE_EXTRA_CA_CERTS. Hand the same trust (and a non-default
+# registry) to the build's RUN steps as read-only build-time volumes: nothing of it ends up in the
+# image, and the Dockerfile stays unchanged. npm's cafile replaces the default roots, so the system
+# bundle goes in too.
 cafile=$(npm config get cafile 2>/dev/null || true)
+case "$cafile" in null | undefined) cafile='' ;; esac
 registry=$(npm config get registry 2>/dev/null || true)
 : >"$WORK/npmrc"
-if [ -n "$cafile" ] && [ "$cafile" != null ] && [ "$cafile" != undefined ] && [ -r "$cafile" ]; then
+if [ -n "$cafile" ] || [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
+  : >"$WORK/ca.pem"
+  for f in "$cafile" "${NODE_EXTRA_CA_CERTS:-}" /etc/ssl/certs/ca-certificates.crt; do
+    [ -n "$f" ] && [ -r "$f" ] && cat "$f" >>"$WORK/ca.pem"
+  done
   echo "cafile=/usr/local/etc/ci-npm-ca.pem" >>"$WORK/npmrc"
-  build_opts+=(-v "$cafile:/usr/local/etc/ci-npm-ca.pem:ro")
+  build_opts+=(-v "$WORK/ca.pem:/usr/local/etc/ci-npm-ca.pem:ro")
 fi
 if [ -n "$registry" ] && [ "$registry" != "https://registry.npmjs.org/" ]; then echo "registry=$registry" >>"$WORK/npmrc"; fi
 [ -s "$WORK/npmrc" ] && build_opts+=(-v "$WORK/npmrc:/usr/local/etc/npmrc:ro")
 
 VERSION=$(node -p 'require(process.argv[1]).version' "$CONTEXT/package.json")
 REVISION=$(git -C "$CONTEXT" rev-parse HEAD 2>/dev/null || echo unknown)
-bh build --layers --isolation chroot --pull=never --format docker \
+bh build --layers --force-rm --isolation chroot --pull=never --format docker \
   "${build_opts[@]}" \
   --build-arg VERSION="$VERSION" --build-arg REVISION="$REVISION" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
@@ -165,26 +174,36 @@ log:
   path:
     - /var/log/proxy/proxy.log
   dialect: auto
+  position-file: /var/lib/sip-response-exporter/positions.json
 logging:
   level: info
 EOF
+# The state directory as a volume (the rest of the root filesystem is read-only below).
+mkdir -p "$WORK/state"
+chown "$UIDGID" "$WORK/state"
 chmod 0644 "$WORK/config.yml"
 RUN_ENV=("SIP_EXPORTER_WEB_LISTEN_ADDRESS=127.0.0.1:$WEB_PORT" "SIP_EXPORTER_SYSLOG_LISTEN_ADDRESS=127.0.0.1:$SYSLOG_PORT")
 RUN_ARGS=("--hep.listen-address=127.0.0.1:$HEP_PORT")
 mkdir -p "$ROOTFS/var/log/proxy"
 mapfile -t IMG_ENV <<<"$ENVS"
 
-# PID namespace of its own, /proc and /dev inside, the log directory and config file bind-mounted
-# like volumes, then chroot into the image and exec the entrypoint: node ends up as PID 1.
+# PID namespace of its own, a read-only root filesystem with /proc and /dev inside, the log
+# directory, config file and state directory bind-mounted like volumes, then chroot into the image
+# and exec the entrypoint: node ends up as PID 1. (All mounts live and die with the namespace.)
 unshare --mount --pid --fork --kill-child --propagation private -- /bin/bash -c '
   set -e
-  root=$1 logs=$2 cfg=$3 ids=$4 wd=$5; shift 5
+  root=$1 logs=$2 cfg=$3 state=$4 ids=$5 wd=$6; shift 6
+  [ -d "$root/app" ] || exit 90
+  mount --bind "$root" "$root"
   mount -t proc proc "$root/proc"
   mount --rbind /dev "$root/dev"
   mount --bind "$logs" "$root/var/log/proxy"
-  mount --bind -o ro "$cfg" "$root/etc/sip-response-exporter/config.yml"
+  mount --bind "$cfg" "$root/etc/sip-response-exporter/config.yml"
+  mount --bind "$state" "$root/var/lib/sip-response-exporter"
+  mount -o remount,bind,ro "$root"
+  mount -o remount,bind,ro "$root/etc/sip-response-exporter/config.yml"
   exec chroot --userspec="$ids" "$root" /usr/bin/env -i -C "$wd" "$@"
-' smoke "$ROOTFS" "$WORK/logs" "$WORK/config.yml" "$UIDGID" "$WORKDIR" \
+' smoke "$ROOTFS" "$WORK/logs" "$WORK/config.yml" "$WORK/state" "$UIDGID" "$WORKDIR" \
   "${IMG_ENV[@]}" HOME=/home/node "${RUN_ENV[@]}" "${ENTRYPOINT[@]}" "${CMD[@]}" "${RUN_ARGS[@]}" \
   >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
 NS_PID=$!
@@ -231,6 +250,9 @@ NS_PID=''
 grep -q '"msg":"stopped"' "$WORK/daemon.out" || die "no 'stopped' log line after SIGTERM"
 grep -qv '^{' "$WORK/daemon.out" && die "non-JSON output on stdout: $(grep -v '^{' "$WORK/daemon.out" | head -n3)"
 log "SIGTERM: graceful stop, exit status 0"
+grep -q '/var/log/proxy/proxy.log' "$WORK/state/positions.json" 2>/dev/null ||
+  die "no read positions in the state directory after the stop (read-only root, writable /var/lib/sip-response-exporter)"
+log "read positions saved in the state volume (root filesystem read-only)"
 if hc_run >"$WORK/health.out" 2>&1; then die "the HEALTHCHECK still passes after the daemon stopped"; fi
 step_end
 
