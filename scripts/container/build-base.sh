@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Makes the Dockerfile's base image available without a registry: a Debian bookworm rootfs from
-# debootstrap (the Debian mirror apt uses here) plus the Node 24 binary from the npm package `node`
-# (the project's devDependency) and npm from the npm package `npm`, tagged with the exact name the
-# Dockerfile's FROM uses (docker.io/library/node:24-bookworm-slim).
+# Makes the base images our Dockerfiles name available without a registry, tagged with the exact
+# names their FROM lines use:
 #
-# It provides what our Dockerfile relies on from the real image: /usr/local/bin/node, npm and npx,
-# a `node` user and group with uid/gid 1000 and home /home/node, /bin/sh, PATH, and the same
+#   docker.io/library/debian:bookworm-slim   Debian bookworm from debootstrap (the Debian mirror apt
+#                                            uses here), slimmed like the official slim image;
+#                                            FROM of deploy/kamailio/Dockerfile
+#   docker.io/library/node:24-bookworm-slim  the same plus the Node 24 binary from the npm package
+#                                            `node` (the project's devDependency) and npm from the
+#                                            npm package `npm`; FROM of the exporter's Dockerfile
+#
+# The node image provides what our Dockerfile relies on from the real one: /usr/local/bin/node, npm
+# and npx, a `node` user and group with uid/gid 1000 and home /home/node, /bin/sh, PATH, and the same
 # docker-entrypoint.sh/CMD. (The real image also carries yarn and corepack; we use neither.)
 #
 # Cached by a hash of every input (this script, node binary, npm tarball, suite, mirror): the rootfs
-# tarball lives in $CACHE_DIR/base/, the .debs in $CACHE_DIR/debs/, and the image is re-imported from
-# the tarball in seconds when only the buildah store was lost.
+# tarballs live in $CACHE_DIR/base/, the .debs in $CACHE_DIR/debs/, and an image is re-imported from
+# its tarball in seconds when only the buildah store was lost.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -62,15 +67,16 @@ KEY=$( {
   echo "$SUITE $MIRROR $NODE_VERSION $NPM_VERSION"
 } | sha256sum | cut -c1-16)
 TARBALL="$CACHE_DIR/base/node-$NODE_VERSION-$SUITE-$KEY.tar"
+DEBIAN_TARBALL="$CACHE_DIR/base/debian-$SUITE-$KEY.tar"
 LABEL=org.sip-response-exporter.ci.base-key
 
-have=$(bh inspect --type image --format "{{index .OCIv1.Config.Labels \"$LABEL\"}}" "$BASE_IMAGE" 2>/dev/null || true)
-if [ "$have" = "$KEY" ]; then
-  log "base image $BASE_IMAGE is current (key $KEY)"
+current() { [ "$(bh inspect --type image --format "{{index .OCIv1.Config.Labels \"$LABEL\"}}" "$1" 2>/dev/null || true)" = "$KEY" ]; }
+if current "$BASE_IMAGE" && current "$DEBIAN_IMAGE"; then
+  log "base images $BASE_IMAGE and $DEBIAN_IMAGE are current (key $KEY)"
   exit 0
 fi
 
-if [ ! -s "$TARBALL" ]; then
+if [ ! -s "$TARBALL" ] || [ ! -s "$DEBIAN_TARBALL" ]; then
   t0=$(date +%s.%N)
   log "assembling the base rootfs: debootstrap $SUITE from $MIRROR + node $NODE_VERSION + npm $NPM_VERSION"
   work=$(mktemp -d /var/tmp/sip-exporter-base.XXXXXX)
@@ -89,6 +95,9 @@ if [ ! -s "$TARBALL" ]; then
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
     "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/var/log/*.log
   find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name 'locale.alias' -exec rm -rf {} + 2>/dev/null || true
+  for m in proc sys dev/pts dev; do umount -l "$rootfs/$m" 2>/dev/null || true; done
+  tar -C "$rootfs" --numeric-owner --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -cf "$DEBIAN_TARBALL.part" .
+  mv "$DEBIAN_TARBALL.part" "$DEBIAN_TARBALL"
 
   # Node and npm where the official image has them.
   install -m 0755 "$NODE_BIN" "$rootfs/usr/local/bin/node"
@@ -121,22 +130,25 @@ SH
   mv "$TARBALL.part" "$TARBALL"
   log "rootfs tarball $(du -m "$TARBALL" | cut -f1) MB written in $(since "$t1") s"
   # Older tarballs of this cache are superseded.
-  find "$CACHE_DIR/base" -name '*.tar' ! -path "$TARBALL" -delete
+  find "$CACHE_DIR/base" -name '*.tar' ! -path "$TARBALL" ! -path "$DEBIAN_TARBALL" -delete
   cleanup
   trap - EXIT
 fi
 
-t2=$(date +%s.%N)
-ctr=$(bh from --pull=false scratch)
-trap 'bh rm "$ctr" >/dev/null 2>&1 || true' EXIT
-bh add "$ctr" "$TARBALL" / >/dev/null
-bh config \
-  --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  --env NODE_VERSION="$NODE_VERSION" \
-  --entrypoint '["docker-entrypoint.sh"]' --cmd node \
-  --label "$LABEL=$KEY" \
-  --label org.sip-response-exporter.ci.note="local stand-in for $BASE_IMAGE, built by scripts/container/build-base.sh" \
-  "$ctr"
-bh commit --quiet --rm "$ctr" "$BASE_IMAGE" >/dev/null
-trap - EXIT
-log "imported $BASE_IMAGE (key $KEY) in $(since "$t2") s"
+# import TARBALL IMAGE CONFIG-ARGS...: a one-layer image from a rootfs tarball.
+import_image() {
+  local tarball=$1 image=$2 t ctr
+  shift 2
+  t=$(date +%s.%N)
+  ctr=$(bh from --pull=false scratch)
+  bh add "$ctr" "$tarball" / >/dev/null || { bh rm "$ctr" >/dev/null; die "cannot add $tarball"; }
+  bh config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@" \
+    --label "$LABEL=$KEY" \
+    --label org.sip-response-exporter.ci.note="local stand-in for $image, built by scripts/container/build-base.sh" \
+    "$ctr"
+  bh commit --quiet --rm "$ctr" "$image" >/dev/null
+  log "imported $image (key $KEY) in $(since "$t") s"
+}
+current "$DEBIAN_IMAGE" || import_image "$DEBIAN_TARBALL" "$DEBIAN_IMAGE" --cmd bash
+current "$BASE_IMAGE" || import_image "$TARBALL" "$BASE_IMAGE" \
+  --env NODE_VERSION="$NODE_VERSION" --entrypoint '["docker-entrypoint.sh"]' --cmd node

@@ -54,13 +54,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# JSON field of the image's config, printed one element per line for arrays.
-img_json() { bh inspect --type image "$IMAGE" >"$WORK/inspect.json" && node -e '
-  const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const v = process.argv[2].split(".").reduce((o, k) => (o == null ? o : o[k]), j);
-  if (Array.isArray(v)) for (const x of v) console.log(x); else if (v !== undefined && v !== null) console.log(typeof v === "object" ? JSON.stringify(v) : v);
-' "$WORK/inspect.json" "$1"; }
-
 # ---------------------------------------------------------------------------------------------------
 step_start base
 mkdir -p "$STORE_ROOT"
@@ -74,36 +67,11 @@ step_end
 
 # ---------------------------------------------------------------------------------------------------
 step_start build
-build_opts=()
-# Where this machine reaches the npm registry through a TLS-inspecting proxy, the host trusts it
-# through npm's `cafile` or Node's NODE_EXTRA_CA_CERTS. Hand the same trust (and a non-default
-# registry) to the build's RUN steps as read-only build-time volumes: nothing of it ends up in the
-# image, and the Dockerfile stays unchanged. npm's cafile replaces the default roots, so the system
-# bundle goes in too.
-cafile=$(npm config get cafile 2>/dev/null || true)
-case "$cafile" in null | undefined) cafile='' ;; esac
-registry=$(npm config get registry 2>/dev/null || true)
-: >"$WORK/npmrc"
-if [ -n "$cafile" ] || [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
-  : >"$WORK/ca.pem"
-  for f in "$cafile" "${NODE_EXTRA_CA_CERTS:-}" /etc/ssl/certs/ca-certificates.crt; do
-    [ -n "$f" ] && [ -r "$f" ] && cat "$f" >>"$WORK/ca.pem"
-  done
-  echo "cafile=/usr/local/etc/ci-npm-ca.pem" >>"$WORK/npmrc"
-  build_opts+=(-v "$WORK/ca.pem:/usr/local/etc/ci-npm-ca.pem:ro")
-fi
-if [ -n "$registry" ] && [ "$registry" != "https://registry.npmjs.org/" ]; then echo "registry=$registry" >>"$WORK/npmrc"; fi
-[ -s "$WORK/npmrc" ] && build_opts+=(-v "$WORK/npmrc:/usr/local/etc/npmrc:ro")
-
 VERSION=$(node -p 'require(process.argv[1]).version' "$CONTEXT/package.json")
 REVISION=$(git -C "$CONTEXT" rev-parse HEAD 2>/dev/null || echo unknown)
-bh build --layers --force-rm --isolation chroot --pull=never --format docker \
-  "${build_opts[@]}" \
+build_image "$CONTEXT/Dockerfile" "$CONTEXT" "$IMAGE" "$WORK/build.log" \
   --build-arg VERSION="$VERSION" --build-arg REVISION="$REVISION" \
-  --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-  -f "$CONTEXT/Dockerfile" -t "$IMAGE" "$CONTEXT" >"$WORK/build.log" 2>&1 ||
-  { tail -n 40 "$WORK/build.log" >&2; die "buildah build failed (log above)"; }
-log "build done ($(grep -c 'Using cache' "$WORK/build.log" || true) steps from the layer cache)"
+  --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 step_end
 
 # ---------------------------------------------------------------------------------------------------
@@ -111,25 +79,25 @@ step_start inspect
 expect() { # expect DESCRIPTION ACTUAL_MULTILINE PATTERN
   grep -qxE -- "$3" <<<"$2" || die "image $1: expected a line matching /$3/, got: $(tr '\n' ' ' <<<"$2")"
 }
-USER_NAME=$(img_json Docker.config.User)
+USER_NAME=$(image_json "$IMAGE" Docker.config.User)
 [ "$USER_NAME" = node ] || die "image user is '$USER_NAME', expected the unprivileged 'node'"
-ENVS=$(img_json Docker.config.Env)
+ENVS=$(image_json "$IMAGE" Docker.config.Env)
 expect env "$ENVS" 'SIP_EXPORTER_HEP_LISTEN_ADDRESS=0\.0\.0\.0:9060'
 expect env "$ENVS" 'SIP_EXPORTER_SYSLOG_LISTEN_ADDRESS=0\.0\.0\.0:5514'
-PORTS=$(img_json Docker.config.ExposedPorts | node -e 'for (const k of Object.keys(JSON.parse(require("fs").readFileSync(0, "utf8")))) console.log(k)')
+PORTS=$(image_json "$IMAGE" Docker.config.ExposedPorts | node -e 'for (const k of Object.keys(JSON.parse(require("fs").readFileSync(0, "utf8")))) console.log(k)')
 for p in 9468/tcp 9060/udp 9060/tcp 5514/udp 5514/tcp; do expect EXPOSE "$PORTS" "$p"; done
-HEALTH=$(img_json Docker.config.Healthcheck.Test)
+HEALTH=$(image_json "$IMAGE" Docker.config.Healthcheck.Test)
 [ "$(head -n1 <<<"$HEALTH")" = CMD ] || die "image has no HEALTHCHECK CMD (got: $HEALTH)"
-LABELS=$(img_json Docker.config.Labels | node -e 'for (const [k, v] of Object.entries(JSON.parse(require("fs").readFileSync(0, "utf8")))) console.log(`${k}=${v}`)')
+LABELS=$(image_json "$IMAGE" Docker.config.Labels | node -e 'for (const [k, v] of Object.entries(JSON.parse(require("fs").readFileSync(0, "utf8")))) console.log(`${k}=${v}`)')
 for l in title description licenses version revision created source; do
   [ "$l" = source ] && continue # no public repository URL yet; add org.opencontainers.image.source when there is one
   expect label "$LABELS" "org\.opencontainers\.image\.$l=.+"
 done
 expect label "$LABELS" "org\.opencontainers\.image\.version=$VERSION"
-mapfile -t ENTRYPOINT < <(img_json Docker.config.Entrypoint)
-mapfile -t CMD < <(img_json Docker.config.Cmd)
-WORKDIR=$(img_json Docker.config.WorkingDir)
-[ "$(img_json Docker.config.StopSignal)" = SIGTERM ] || die "image StopSignal is not SIGTERM"
+mapfile -t ENTRYPOINT < <(image_json "$IMAGE" Docker.config.Entrypoint)
+mapfile -t CMD < <(image_json "$IMAGE" Docker.config.Cmd)
+WORKDIR=$(image_json "$IMAGE" Docker.config.WorkingDir)
+[ "$(image_json "$IMAGE" Docker.config.StopSignal)" = SIGTERM ] || die "image StopSignal is not SIGTERM"
 CTR=$(bh from --pull=false "$IMAGE")
 ROOTFS=$(bh mount "$CTR")
 for dev in typescript vitest @types/node fast-check node; do
@@ -139,7 +107,7 @@ for prod in express prom-client pino yaml; do
   [ -e "$ROOTFS$WORKDIR/node_modules/$prod" ] || die "production dependency $prod is missing from the image"
 done
 [ ! -e "$ROOTFS/usr/local/etc/npmrc" ] || die "the build's npmrc leaked into the image"
-UIDGID=$(awk -F: -v u="$USER_NAME" '$1 == u { print $3 ":" $4 }' "$ROOTFS/etc/passwd")
+UIDGID=$(uidgid "$ROOTFS" "$USER_NAME")
 [ -n "$UIDGID" ] || die "user $USER_NAME not in the image's /etc/passwd"
 [ "${UIDGID%%:*}" != 0 ] || die "user $USER_NAME is root"
 [ "$(stat -c %u "$ROOTFS/var/lib/sip-response-exporter")" = "${UIDGID%%:*}" ] || die "/var/lib/sip-response-exporter does not belong to $USER_NAME"
@@ -160,11 +128,7 @@ step_end
 # ---------------------------------------------------------------------------------------------------
 step_start daemon
 # Free loopback ports (TCP and UDP both free for the HEP and syslog ones).
-read -r WEB_PORT HEP_PORT SYSLOG_PORT < <(node -e '
-  const net = require("net"), dgram = require("dgram");
-  const tcp = () => new Promise((r) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => r(p)); }); });
-  const udpFree = (p) => new Promise((r) => { const s = dgram.createSocket("udp4"); s.once("error", () => r(false)); s.bind(p, "127.0.0.1", () => s.close(() => r(true))); });
-  (async () => { const out = []; while (out.length < 3) { const p = await tcp(); if (!out.includes(p) && (await udpFree(p))) out.push(p); } console.log(out.join(" ")); })();')
+read -r WEB_PORT HEP_PORT SYSLOG_PORT < <(free_ports 3)
 mkdir -p "$WORK/logs"
 : >"$WORK/logs/proxy.log"
 chmod 0755 "$WORK/logs"; chmod 0644 "$WORK/logs/proxy.log"
@@ -187,25 +151,14 @@ RUN_ARGS=("--hep.listen-address=127.0.0.1:$HEP_PORT")
 mkdir -p "$ROOTFS/var/log/proxy"
 mapfile -t IMG_ENV <<<"$ENVS"
 
-# PID namespace of its own, a read-only root filesystem with /proc and /dev inside, the log
-# directory, config file and state directory bind-mounted like volumes, then chroot into the image
-# and exec the entrypoint: node ends up as PID 1. (All mounts live and die with the namespace.)
-unshare --mount --pid --fork --kill-child --propagation private -- /bin/bash -c '
-  set -e
-  root=$1 logs=$2 cfg=$3 state=$4 ids=$5 wd=$6; shift 6
-  [ -d "$root/app" ] || exit 90
-  mount --bind "$root" "$root"
-  mount -t proc proc "$root/proc"
-  mount --rbind /dev "$root/dev"
-  mount --bind "$logs" "$root/var/log/proxy"
-  mount --bind "$cfg" "$root/etc/sip-response-exporter/config.yml"
-  mount --bind "$state" "$root/var/lib/sip-response-exporter"
-  mount -o remount,bind,ro "$root"
-  mount -o remount,bind,ro "$root/etc/sip-response-exporter/config.yml"
-  exec chroot --userspec="$ids" "$root" /usr/bin/env -i -C "$wd" "$@"
-' smoke "$ROOTFS" "$WORK/logs" "$WORK/config.yml" "$WORK/state" "$UIDGID" "$WORKDIR" \
-  "${IMG_ENV[@]}" HOME=/home/node "${RUN_ENV[@]}" "${ENTRYPOINT[@]}" "${CMD[@]}" "${RUN_ARGS[@]}" \
-  >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
+# The entrypoint as PID 1 of its own PID namespace, read-only root, the log directory, config file
+# and state directory as volumes (run-in-image.sh).
+IMG_ENV_ARGS=()
+for e in "${IMG_ENV[@]}" HOME=/home/node "${RUN_ENV[@]}"; do IMG_ENV_ARGS+=(-e "$e"); done
+bash "$HERE/run-in-image.sh" "$ROOTFS" "$UIDGID" "$WORKDIR" --ro-root \
+  -v "$WORK/logs:/var/log/proxy" -v "$WORK/config.yml:/etc/sip-response-exporter/config.yml:ro" \
+  -v "$WORK/state:/var/lib/sip-response-exporter" "${IMG_ENV_ARGS[@]}" \
+  -- "${ENTRYPOINT[@]}" "${CMD[@]}" "${RUN_ARGS[@]}" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
 NS_PID=$!
 started=''
 for _ in $(seq 1 300); do
