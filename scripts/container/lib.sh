@@ -91,3 +91,12 @@ uidgid() {
     *) echo "$2" ;;
   esac
 }
+
+# lock_builds / unlock_builds: one base assembly or image build at a time per cache (the smoke and
+# stack tests may run in parallel; they share the base tarballs, the store and the image tags).
+lock_builds() {
+  mkdir -p "$CACHE_DIR"
+  exec 9>"$CACHE_DIR/build.lock"
+  flock 9
+}
+unlock_builds() { exec 9>&-; }

@@ -164,6 +164,39 @@ if (args.until) {
   process.exit(0);
 }
 
+// --expect='{"INVITE 486": 2, ...}' --sources=log,hep: wait until every listed source has counted
+// exactly these final responses (by CSeq method and code), then exit.
+if (args.expect) {
+  const want = JSON.parse(args.expect);
+  const sources = (args.sources ?? 'log,hep').split(',');
+  const finals = (samples, source) => {
+    const out = {};
+    for (const x of samples) {
+      if (x.name !== 'sip_responses_total' || x.labels.source !== source || x.value === 0 || x.labels.class === '1xx') continue;
+      const k = `${x.labels.method} ${x.labels.code}`;
+      out[k] = (out[k] ?? 0) + x.value;
+    }
+    return out;
+  };
+  const norm = (o) => JSON.stringify(Object.fromEntries(Object.entries(o).sort(([p], [q]) => (p < q ? -1 : 1))));
+  let got = {};
+  const ok = () => sources.every((src) => norm(got[src] ?? {}) === norm(want));
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    try {
+      const m = await metrics();
+      got = Object.fromEntries(sources.map((src) => [src, finals(m, src)]));
+      if (ok()) break;
+    } catch {
+      // not answering yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  console.log(JSON.stringify({ expected: want, counted: got }));
+  if (!ok()) fail(`the ${sources.join(' and ')} counts did not reach the expected final responses`);
+  process.exit(0);
+}
+
 const summary = { web: args.web, inputs: {}, counted: {} };
 
 await poll(async () => (await get('/metrics')).status === 200, 'GET /metrics to answer 200');

@@ -6,7 +6,7 @@
 #
 #   run-in-image.sh ROOTFS UID:GID WORKDIR [--ro-root] [-v SRC:DST[:ro]]... [-e NAME=VALUE]... -- CMD [ARG...]
 #
-# DST must exist in ROOTFS (a directory for a directory, a file for a file). Everything mounted here
+# A missing DST is created in ROOTFS first, as a container engine does. Everything mounted here
 # disappears with the namespace when the command exits. Exit status: the command's.
 set -euo pipefail
 [ $# -ge 4 ] || { echo "usage: $0 ROOTFS UID:GID WORKDIR [--ro-root] [-v SRC:DST[:ro]]... [-e K=V]... -- CMD..." >&2; exit 2; }
@@ -40,6 +40,10 @@ exec unshare --mount --pid --fork --kill-child --propagation private -- /bin/bas
   ros=()
   for v in "${vols[@]}"; do
     IFS=: read -r src dst mode <<<"$v"
+    # like a container engine: a missing mount point is created in the container layer
+    if [ ! -e "$root$dst" ]; then
+      if [ -d "$src" ]; then mkdir -p "$root$dst"; else mkdir -p "$(dirname "$root$dst")"; : >"$root$dst"; fi
+    fi
     mount --bind "$src" "$root$dst"
     [ "$mode" = ro ] && ros+=("$root$dst")
   done

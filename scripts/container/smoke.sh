@@ -56,6 +56,7 @@ trap cleanup EXIT
 
 # ---------------------------------------------------------------------------------------------------
 step_start base
+lock_builds
 mkdir -p "$STORE_ROOT"
 store_mb=$(du -sm "$STORE_ROOT" 2>/dev/null | cut -f1)
 if [ "${store_mb:-0}" -gt "$STORE_MAX_MB" ]; then
@@ -72,6 +73,7 @@ REVISION=$(git -C "$CONTEXT" rev-parse HEAD 2>/dev/null || echo unknown)
 build_image "$CONTEXT/Dockerfile" "$CONTEXT" "$IMAGE" "$WORK/build.log" \
   --build-arg VERSION="$VERSION" --build-arg REVISION="$REVISION" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+unlock_builds
 step_end
 
 # ---------------------------------------------------------------------------------------------------
