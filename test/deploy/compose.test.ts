@@ -10,12 +10,11 @@ import { ROOT } from '../helpers/daemon.js';
 import { containerConfig, dockerfile, rulesJob, schemaErrors } from './util.js';
 
 /**
- * deploy/compose/compose.yaml cannot be run here (no container engine), so everything around it is
- * checked: the file against a schema of the Compose keys it uses, every file and directory it
- * mounts or builds, the exporter's configuration as the container would resolve it, ports against
- * the image's EXPOSE, the Prometheus config with promtool (rules loaded), and the Grafana
- * provisioning against the shipped dashboards. The demo proxy it builds runs for real in
- * kamailio-recipe.test.ts, the exporter image in container.test.ts.
+ * deploy/compose/compose.yaml without Docker Compose: the file against a schema of the Compose keys
+ * it uses, every file and directory it mounts or builds, the exporter's configuration as the
+ * container would resolve it, ports against the image's EXPOSE, the Prometheus config with promtool
+ * (rules loaded), and the Grafana provisioning against the shipped dashboards. Its services run for
+ * real, built with buildah, in stack.test.ts.
  */
 const DIR = join(ROOT, 'deploy/compose');
 const FILE = join(DIR, 'compose.yaml');
