@@ -93,6 +93,8 @@ async function scrape(web) {
     cpu: get('process_cpu_seconds_total'),
     rss: get('process_resident_memory_bytes'),
     heap: get('nodejs_heap_size_used_bytes'),
+    heapTotal: get('nodejs_heap_size_total_bytes'),
+    external: get('nodejs_external_memory_bytes'),
     evictions: get('sip_exporter_hep_window_evictions_total', 'window="responses"'),
     entries: get('sip_exporter_hep_window_entries', 'window="responses"'),
   };
@@ -152,7 +154,9 @@ try {
     while (!done) {
       await sleep(10_000);
       const s = await scrape(d.web);
-      console.log(`t=${String(Math.round((Date.now() - t0) / 1000)).padStart(4)}s rss=${mb(s.rss)}MiB heap=${mb(s.heap)}MiB window=${s.entries} evictions=${s.evictions} kernelDrops=${s.kernelDrops - before.kernelDrops}`);
+      console.log(
+        `t=${String(Math.round((Date.now() - t0) / 1000)).padStart(4)}s rss=${mb(s.rss)}MiB heap=${mb(s.heap)}/${mb(s.heapTotal)}MiB external=${mb(s.external)}MiB received=${s.packets - before.packets} window=${s.entries} evictions=${s.evictions} kernelDrops=${s.kernelDrops - before.kernelDrops}`,
+      );
     }
     const r = await sender;
     const after = await settle(d.web, before);
