@@ -79,4 +79,22 @@ describe('fuzz: the log parsers never throw and only produce valid results', () 
       { numRuns: 1500 },
     );
   });
+
+  it('hostile acc records (repeated keys, no valid code) are parsed in linear time', () => {
+    const time = (n: number): number => {
+      const line = `ACC: transaction answered: ${'method=;call_id=;'.repeat(n / 17)}${'method=;to_tag=;call_id=;code=;'.repeat(n / 32)}`;
+      let best = Infinity;
+      for (let k = 0; k < 3; k++) {
+        const t = performance.now();
+        const p = createLineParser({ dialect: 'auto' }, check);
+        p.line(line);
+        best = Math.min(best, performance.now() - t);
+      }
+      return best;
+    };
+    time(4096);
+    const small = time(4096);
+    const large = time(65_536);
+    expect(large).toBeLessThan(Math.max(small * 60, 50));
+  });
 });
