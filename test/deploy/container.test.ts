@@ -8,7 +8,8 @@ import { ROOT } from '../helpers/daemon.js';
  * debootstrap + Node, build, metadata checks, entrypoint as PID 1 counting a HEP packet / log line /
  * syslog message, HEALTHCHECK, SIGHUP, SIGTERM). Needs root, buildah and debootstrap, which
  * scripts/install-test-deps.sh installs; without them the script fails, and so does this test.
- * Cold (no cache) it takes about two minutes, cached about twenty seconds.
+ * Cold (no cache) it takes about three minutes, two of them for the base image; cached about twenty
+ * seconds.
  */
 describe('container image', () => {
   it('builds from the Dockerfile and the image counts SIP responses', async () => {
