@@ -113,13 +113,13 @@ try {
   while (!writerDone) {
     await sleep(250);
     counted = await metric('sip_exporter_log_lines_total');
-    samples.push({ at: Number(process.hrtime.bigint() - t0) / 1e9, counted, ...rssOf() });
+    samples.push({ at: Number(process.hrtime.bigint() - t0) / 1e9, counted, heap: (await metric('nodejs_heap_size_used_bytes')) / 1048576, ...rssOf() });
   }
   closeSync(fdOut);
   while (counted < total) {
     await sleep(50);
     counted = await metric('sip_exporter_log_lines_total');
-    samples.push({ at: Number(process.hrtime.bigint() - t0) / 1e9, counted, ...rssOf() });
+    samples.push({ at: Number(process.hrtime.bigint() - t0) / 1e9, counted, heap: (await metric('nodejs_heap_size_used_bytes')) / 1048576, ...rssOf() });
     if (Number(process.hrtime.bigint() - t0) / 1e9 > 600) throw new Error(`only ${counted} of ${total} lines after 600 s`);
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -144,6 +144,7 @@ try {
       end: Math.round(end.rss),
       peak: Math.round(end.hwm),
     },
+    heapUsedMiB: { at25: Math.round(quarter(0.25).heap), at50: Math.round(quarter(0.5).heap), at75: Math.round(quarter(0.75).heap), max: Math.round(Math.max(...samples.map((x) => x.heap))) },
     loadAverage: loadavg()[0].toFixed(2),
     node: process.version,
   };
