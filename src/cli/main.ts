@@ -68,65 +68,84 @@ async function runDaemon(args: ParsedArgs, io: Io): Promise<number> {
   if (config.web['config-file']) loadWebConfig(config.web['config-file']); // fail fast with exit 2
   const logger = createLogger(config.logging.level);
   const daemon = new Daemon(config, logger);
+
+  /** Validates the new config whole before touching anything; a bad one leaves the old one running. */
+  const reload = async (): Promise<void> => {
+    let next: Config;
+    try {
+      next = resolveConfig(configSources(args, io.env));
+      if (next.web['config-file']) loadWebConfig(next.web['config-file']);
+    } catch (err) {
+      daemon.pipeline.self.configReloads.inc({ result: 'failure' });
+      logger.error({ err: (err as Error).message }, 'new configuration rejected; the running one stays');
+      throw err;
+    }
+    try {
+      await daemon.reload(next);
+    } catch (err) {
+      daemon.pipeline.self.configReloads.inc({ result: 'failure' });
+      logger.error({ err: (err as Error).message }, 'configuration reload failed while restarting inputs');
+      throw err;
+    }
+    daemon.pipeline.self.configReloads.inc({ result: 'success' });
+    logger.info('configuration reloaded');
+  };
+  daemon.onReloadRequest = reload;
+
+  // Signal handlers go in before start-up: Node's default action for SIGHUP is to exit, and a reload
+  // or stop request that arrives while inputs start must wait for them, not kill the process.
+  let started = false;
+  let reloadPending = false;
+  let stopSignal: string | undefined;
+  let finish: (code: number) => void = () => undefined;
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  const shutdown = (signal: string): void => {
+    if (stopSignal !== undefined && started) return;
+    stopSignal = signal;
+    if (!started) return; // start-up finishes first, then stops
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ timeout_ms: config.general['shutdown-timeout'] }, 'shutdown timed out; exiting anyway');
+      finish(1);
+    }, config.general['shutdown-timeout']);
+    timer.unref();
+    daemon.stop().then(
+      () => {
+        clearTimeout(timer);
+        logger.info('stopped');
+        finish(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'error during shutdown');
+        finish(1);
+      },
+    );
+  };
+  const onTerm = (): void => shutdown('SIGTERM');
+  const onInt = (): void => shutdown('SIGINT');
+  const onHup = (): void => {
+    if (!started) {
+      reloadPending = true;
+      return;
+    }
+    reload().catch(() => undefined); // already logged and counted
+  };
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('SIGHUP', onHup);
+
   try {
     await daemon.start();
   } catch (err) {
     logger.fatal({ err: (err as Error).message }, 'start-up failed');
     await daemon.stop();
+    process.off('SIGTERM', onTerm).off('SIGINT', onInt).off('SIGHUP', onHup);
     return 1;
   }
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const shutdown = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      const timer = setTimeout(() => {
-        logger.error({ timeout_ms: config.general['shutdown-timeout'] }, 'shutdown timed out; exiting anyway');
-        resolve(1);
-      }, config.general['shutdown-timeout']);
-      timer.unref();
-      daemon.stop().then(
-        () => {
-          clearTimeout(timer);
-          logger.info('stopped');
-          resolve(0);
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'error during shutdown');
-          resolve(1);
-        },
-      );
-    };
-    /** Validates the new config whole before touching anything; a bad one leaves the old one running. */
-    const reload = async (): Promise<void> => {
-      let next: Config;
-      try {
-        next = resolveConfig(configSources(args, io.env));
-        if (next.web['config-file']) loadWebConfig(next.web['config-file']);
-      } catch (err) {
-        daemon.pipeline.self.configReloads.inc({ result: 'failure' });
-        logger.error({ err: (err as Error).message }, 'new configuration rejected; the running one stays');
-        throw err;
-      }
-      try {
-        await daemon.reload(next);
-      } catch (err) {
-        daemon.pipeline.self.configReloads.inc({ result: 'failure' });
-        logger.error({ err: (err as Error).message }, 'configuration reload failed while restarting inputs');
-        throw err;
-      }
-      daemon.pipeline.self.configReloads.inc({ result: 'success' });
-      logger.info('configuration reloaded');
-    };
-    daemon.onReloadRequest = reload;
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.on('SIGHUP', () => {
-      reload().catch(() => undefined); // already logged and counted
-    });
-  });
+  started = true;
+  if (stopSignal !== undefined) shutdown(stopSignal);
+  else if (reloadPending) onHup();
+  return done;
 }
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
