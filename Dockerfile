@@ -13,7 +13,7 @@
 FROM docker.io/library/node:24-bookworm-slim AS build
 WORKDIR /src
 # Dependencies first: this layer is reused as long as package*.json do not change.
-# --ignore-scripts: `prepare` would compile before the sources are copied, and the `node`
+# --ignore-scripts: lifecycle scripts are not needed here (the build is the RUN below), and the `node`
 # devDependency would download a second Node binary we do not need here.
 COPY package.json package-lock.json ./
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false

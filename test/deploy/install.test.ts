@@ -27,7 +27,7 @@ function run(cmd: string, args: string[], opts: { cwd?: string; timeout?: number
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'sip-exporter-install-'));
-  // Runs `prepare` (the TypeScript build), exactly as publishing would.
+  // Runs `prepack` (the TypeScript build), exactly as publishing would.
   const pack = run('npm', ['pack', '--json', '--pack-destination', tmp]);
   expect(pack.code, pack.all).toBe(0);
   const info = JSON.parse(pack.out.slice(pack.out.indexOf('['))) as { filename: string; files: { path: string }[] }[];
