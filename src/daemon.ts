@@ -70,14 +70,19 @@ export class Daemon {
     await o?.shutdown(Math.min(o.config.timeout, this.config.general['shutdown-timeout'] / 2));
   }
 
-  private async startSource(factory: SourceFactory): Promise<void> {
+  private async startSource(factory: SourceFactory, previous?: unknown): Promise<void> {
     const p = this.pipeline;
     p.enableSource(factory.name, {
       requests: factory.countsRequests ?? false,
       parseErrorReasons: factory.parseErrorReasons ?? [],
       dropReasons: factory.dropReasons ?? [],
     });
-    const input = factory.create({ config: this.config, pipeline: p, logger: this.logger.child({ input: factory.name }) });
+    const input = factory.create({
+      config: this.config,
+      pipeline: p,
+      logger: this.logger.child({ input: factory.name }),
+      ...(previous !== undefined ? { previous } : {}),
+    });
     try {
       await input.start();
       this.running.set(factory.name, { factory, input, settings: JSON.stringify(factory.settings(this.config)) });
@@ -126,18 +131,18 @@ export class Daemon {
       if (!cur) return f.enabled(next);
       return !f.enabled(next) || cur.settings !== JSON.stringify(f.settings(next));
     });
-    await this.stopSources(changed);
+    const handoff = await this.stopSources(changed);
     this.config = next;
     try {
-      for (const f of changed) if (f.enabled(next)) await this.startSource(f);
+      for (const f of changed) if (f.enabled(next)) await this.startSource(f, handoff.get(f.name));
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, 'reload failed; going back to the previous configuration');
-      await this.stopSources(changed);
+      const again = await this.stopSources(changed);
       this.config = prev;
       for (const f of changed) {
         if (!f.enabled(prev)) continue;
         try {
-          await this.startSource(f);
+          await this.startSource(f, again.get(f.name) ?? handoff.get(f.name));
         } catch (restoreErr) {
           this.logger.error({ err: (restoreErr as Error).message, input: f.name }, 'input could not be restarted with the previous configuration');
         }
@@ -152,12 +157,16 @@ export class Daemon {
     } else this.otel?.refresh();
   }
 
-  private async stopSources(factories: readonly SourceFactory[]): Promise<void> {
+  /** Stops inputs; returns the state each hands over to a replacement (InputSource.handoff). */
+  private async stopSources(factories: readonly SourceFactory[]): Promise<Map<string, unknown>> {
+    const handoff = new Map<string, unknown>();
     for (const f of factories) {
       const cur = this.running.get(f.name);
       if (!cur) continue;
       try {
         await cur.input.stop();
+        const state = cur.input.handoff?.();
+        if (state !== undefined) handoff.set(f.name, state);
       } catch (err) {
         this.logger.error({ err, input: f.name }, 'error while stopping input');
       }
@@ -165,6 +174,7 @@ export class Daemon {
       this.failed.delete(f.name);
       this.pipeline.setInputUp(f.name, false);
     }
+    return handoff;
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,8 @@ export interface SourceContext {
   config: Config;
   pipeline: Pipeline;
   logger: Logger;
+  /** State handed over by the instance this one replaces on reload (see InputSource.handoff). */
+  previous?: unknown;
 }
 
 /** A running input (log tailer, HEP listener, syslog listener). */
@@ -18,6 +20,11 @@ export interface InputSource {
   stop(): Promise<void>;
   /** Addresses actually bound (useful with port 0 in tests), if any. */
   addresses?(): Record<string, string>;
+  /**
+   * State to hand to the replacement when a reload restarts this input with new settings, read after
+   * stop() (the log input hands over its read positions, so no line is lost or read twice).
+   */
+  handoff?(): unknown;
 }
 
 /** Registered once per input kind, like node_exporter's collectors. */

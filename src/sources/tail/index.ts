@@ -3,6 +3,7 @@ import type { Config } from '../../config/schema.js';
 import { RateLimitedLog } from '../../logger.js';
 import { LOG_PARSE_ERRORS } from '../../parse/dialects/index.js';
 import { registerSource, type InputSource, type SourceContext } from '../registry.js';
+import type { Position } from './positions.js';
 import { ROTATION_KINDS, Tailer, type RotationKind } from './tailer.js';
 
 /** Drop reasons of the log input (the `reason` label of sip_exporter_dropped_total{source="log"}). */
@@ -68,9 +69,11 @@ export class LogMetrics {
 class LogSource implements InputSource {
   private readonly tailer: Tailer;
   private readonly metrics: LogMetrics;
+  private readonly previous: Position[] | undefined;
 
   constructor(ctx: SourceContext) {
     const { config, pipeline, logger } = ctx;
+    this.previous = Array.isArray(ctx.previous) ? (ctx.previous as Position[]) : undefined;
     const c = config.log;
     const m = LogMetrics.for(pipeline.registry);
     this.metrics = m;
@@ -103,13 +106,17 @@ class LogSource implements InputSource {
   }
 
   async start(): Promise<void> {
-    await this.tailer.start();
+    await this.tailer.start(this.previous);
     this.metrics.openFiles = () => this.tailer.openFiles;
   }
 
   async stop(): Promise<void> {
     this.metrics.openFiles = () => 0;
     await this.tailer.stop();
+  }
+
+  handoff(): Position[] {
+    return this.tailer.finalPositions;
   }
 }
 

@@ -125,13 +125,18 @@ export class Tailer {
     return this.files.size + this.draining.length;
   }
 
+  /** Positions at the last stop(), for a tailer that takes over (a reload restarting the log input). */
+  finalPositions: Position[] = [];
+
   /**
    * Opens what exists now (establishing the start offsets, so everything appended after start() resolves
-   * is read), then follows. Rejects if the position file cannot be used.
+   * is read), then follows. Rejects if the position file cannot be used. `handoff` (the finalPositions
+   * of a tailer this one replaces) takes the place of the position file, so a restart in the same
+   * process loses no line even without one.
    */
-  async start(): Promise<void> {
-    let saved: Position[] = [];
-    if (this.opts.positionFile !== undefined) {
+  async start(handoff?: Position[]): Promise<void> {
+    let saved: Position[] = handoff ?? [];
+    if (handoff === undefined && this.opts.positionFile !== undefined) {
       try {
         saved = await loadPositions(this.opts.positionFile);
       } catch (err) {
@@ -164,6 +169,7 @@ export class Tailer {
     for (const f of [...this.files.values(), ...this.draining]) f.reader.parser.flush();
     this.report();
     await this.save();
+    this.finalPositions = await this.positions();
     for (const f of [...this.files.values(), ...this.draining]) await f.fh.close().catch(() => undefined);
     this.files.clear();
     this.draining = [];
