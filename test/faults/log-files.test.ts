@@ -384,9 +384,9 @@ describe('log files: rotation storms', () => {
       expect(Buffer.byteLength(second)).toBe(Buffer.byteLength(first));
       truncateSync(file, 0);
       appendFileSync(file, second);
-      await waitLogCount(d, 8, 'the rewritten lines', 3000);
+      await waitLogCount(d, 8, 'the rewritten lines');
     } finally {
-      await d.stop();
+      expect(await d.stop()).toBe(0);
     }
   });
 });
