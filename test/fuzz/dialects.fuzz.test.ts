@@ -7,7 +7,9 @@
  *   and known error reasons; and for ASCII input both entry points give the same results;
  * - custom patterns (log.patterns) on the same mutated lines;
  * - rsyslog unescaping never throws and never grows the text;
- * - hostile lines of several MB are parsed in time linear in their length, in every dialect.
+ * - hostile lines of up to 64 KiB are parsed in time linear in their length, in every dialect;
+ * - the exported line-level parsers (acc, chan_sip, FreeSWITCH, custom patterns, structured data, the
+ *   app-name filter) called directly with random text and offsets never throw and return valid results.
  */
 import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,6 +19,12 @@ import { METHOD_LABELS, methodLabel } from '../../src/classify/methods.js';
 import { isValidCode } from '../../src/classify/status.js';
 import type { ParseResult } from '../../src/event.js';
 import { compileCustomPattern, createLineParser, LOG_PARSE_ERRORS, unescapeRsyslog, type CustomPattern, type Dialect } from '../../src/parse/dialects/index.js';
+import { parseAcc, parseAccIn } from '../../src/parse/dialects/acc.js';
+import { asteriskBlockHeader, isChanSipDumpEnd, parseChanSipGot } from '../../src/parse/dialects/asterisk.js';
+import { matchCustom } from '../../src/parse/dialects/custom.js';
+import { parseFsState, parseNta, siptraceHeader, stripFsUuid } from '../../src/parse/dialects/freeswitch.js';
+import { hasRsyslogEscape } from '../../src/parse/dialects/rsyslog.js';
+import { appNameFilter, scanStructuredData } from '../../src/parse/syslog/header.js';
 import { LineReader } from '../../src/sources/tail/lines.js';
 import { ROOT } from '../helpers/daemon.js';
 
@@ -214,5 +222,71 @@ describe('fuzz: hostile long lines', () => {
       const large = cost('auto', make, 65_536);
       expect(large, `${what} (4 KiB: ${small.toFixed(2)} ms, 64 KiB: ${large.toFixed(2)} ms)`).toBeLessThan(Math.max(small * 60, 100));
     }
+  });
+});
+
+describe('fuzz: the exported line-level parsers called directly', () => {
+  /** Strings made of the markers and field syntax the parsers look for, plus random text. */
+  const piece = fc.oneof(
+    fc.constantFrom(
+      'ACC: ', 'transaction answered: ', 'call missed: ', 'request accounted: ', 'call ended: ', 'method=', 'call_id=', ';code=', 'code=', ';reason=', '200', '486', '9x9', ';',
+      '<--- ', 'Received SIP response (12 bytes) from UDP:1.2.3.4:5060 --->', 'SIP read from UDP:1.2.3.4:5060 --->', 'Transmitting (NAT) to 1.2.3.4:5060 --->', '<------------->',
+      'Got SIP response ', ' "Busy Here"', ' back from ', 'Channel sofia/x ', 'entering state [', '][', ']', 'nta: ', 'received ', 'sent ', ' for ', 'INVITE', ' (', ')',
+      'recv ', ' bytes ', 'from udp/[1.2.3.4]:5060 at 10:00:00.000001:', '9b1c3c4e-8f0a-4c57-9d7e-2a51b1f6a001 ', '#012', '#303#251', '<13>1 ', '[a b="\\]"] ', '-',
+    ),
+    fc.string({ maxLength: 6 }),
+  );
+  const text = fc.array(piece, { maxLength: 16 }).map((a) => a.join(''));
+  const at = (s: string, n: number): number => n % (s.length + 1);
+
+  it('never throw, and return valid events, known errors or nothing', () => {
+    fc.assert(
+      fc.property(text, fc.nat(), fc.nat(), fc.boolean(), (s, a, b, bail) => {
+        const i = at(s, a);
+        const end = i + (b % (s.length - i + 1));
+        check(parseAcc(s, i, bail));
+        check(parseAccIn(s, i, end, bail));
+        check(parseChanSipGot(s, i));
+        check(parseNta(s, i));
+        const fs = parseFsState(s);
+        if (fs !== undefined && 'error' in fs) expect(LOG_PARSE_ERRORS).toContain(fs.error);
+        else if (fs !== undefined) expect(fs.code === 0 || isValidCode(fs.code)).toBe(true);
+        asteriskBlockHeader(s, i);
+        siptraceHeader(s);
+        isChanSipDumpEnd(s);
+        expect(stripFsUuid(s).length).toBeLessThanOrEqual(s.length);
+        expect(typeof hasRsyslogEscape(s)).toBe('boolean');
+        for (const p of PATTERNS) check(matchCustom(p, s));
+        const sd = scanStructuredData(s, i);
+        expect(sd === -1 || (sd >= i && sd <= s.length)).toBe(true);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('compileCustomPattern returns a pattern or an error text for any source, never throws', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 30 }), fc.constantFrom('', 'i', 'm', 's', 'u', 'gy', 'imsu'), (src, flags) => {
+        const p = compileCustomPattern('fuzz', src, flags);
+        if (typeof p === 'string') expect(p).toMatch(/^pattern "fuzz": /);
+        else expect(p.regex).toBeInstanceOf(RegExp);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('appNameFilter accepts exactly the configured programs and their /path forms', () => {
+    fc.assert(
+      fc.property(fc.array(fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/), { minLength: 1, maxLength: 4 }), fc.string({ maxLength: 20 }), (names, app) => {
+        const f = appNameFilter(names)!;
+        for (const n of names) {
+          expect(f(n)).toBe(true);
+          expect(f(`/usr/sbin/${n}`)).toBe(true);
+        }
+        const want = names.some((n) => app === n || app.endsWith(`/${n}`));
+        expect(f(app)).toBe(want);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
