@@ -225,8 +225,10 @@ describe('reload with a changed input (POST /-/reload)', () => {
       }
       const written = await w.stop();
       await logCount(d, written, `${written} log lines`);
+      expect(responses(await d.metrics(), 'log')).toEqual(sorted(expectedCounts(0, written)));
+      expect(sum(await d.metrics(), 'sip_exporter_config_reloads_total', { result: 'success' })).toBe(3);
     } finally {
-      await d.stop();
+      expect(await d.stop()).toBe(0);
     }
   });
 });
