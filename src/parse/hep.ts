@@ -28,6 +28,8 @@ export const HEP_DECODE_ERRORS = [
   'decompress_failed',
   /** A decompressed payload or packet larger than hep.max-message-size. */
   'too_large',
+  /** A TCP connection that ended (closed, reset, idle timeout, shutdown) in the middle of a packet. */
+  'truncated',
 ] as const;
 export type HepDecodeError = (typeof HEP_DECODE_ERRORS)[number];
 

@@ -110,6 +110,15 @@ describe('HEP input in the daemon', () => {
     expect(sum(s, 'sip_exporter_hep_decode_errors_total', { transport: 'tcp', reason: 'bad_magic' })).toBe(1);
   });
 
+  it('counts a packet cut off by the end of a connection', async () => {
+    const c = await openTcp(d.addresses['hep.tcp']!);
+    await write(c, hep3msg({ payload: sipResponse({ callId: 'cut' }) }).subarray(0, 40));
+    c.end();
+    await closed(c);
+    await poll(async () => sum(await d.metrics(), 'sip_exporter_hep_decode_errors_total', { transport: 'tcp', reason: 'truncated' }) === 1, 'truncated packet counted');
+    expect(sum(await d.metrics(), 'sip_exporter_parse_errors_total', { source: 'hep', reason: 'truncated' })).toBe(1);
+  });
+
   it('refuses connections above hep.max-connections and closes idle ones', async () => {
     const conns = await Promise.all([1, 2, 3].map(() => openTcp(d.addresses['hep.tcp']!)));
     await poll(async () => sum(await d.metrics(), 'sip_exporter_hep_tcp_connections') === 3, 'three connections open');

@@ -205,6 +205,11 @@ export class HepInput implements InputSource {
       state.reason ??= 'error';
     });
     conn.on('close', () => {
+      // A packet cut off by the end of the connection is lost: count it.
+      if (framer.buffered > 0 && framer.failed === undefined) {
+        proc.metrics.decodeError(TCP, 'truncated');
+        this.pipeline.parseError('hep', 'truncated');
+      }
       this.conns.delete(conn);
       m.tcpConnections.dec();
       m.tcpDisconnects.inc({ reason: state.reason ?? (this.stopping ? 'shutdown' : 'closed') });
