@@ -10,7 +10,7 @@ import { registerSource, type InputSource, type SourceContext } from '../registr
 import { HepStreamFramer } from './framing.js';
 import { TCP, UDP, type DisconnectReason, type HepMetrics } from './metrics.js';
 import { HEP_DROP_REASONS, HEP_PARSE_ERRORS, HepProcessor } from './processor.js';
-import { UdpSocketWatcher } from './procnet.js';
+import { UdpSocketWatcher } from '../../net/procnet.js';
 
 type HepConfig = Config['hep'];
 

@@ -2,7 +2,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { DenseCounter } from '../../metrics/dense.js';
 import { FRAMING_ERRORS } from '../../parse/syslog/framing.js';
 import { SYSLOG_HEADER_ERRORS } from '../../parse/syslog/header.js';
-import type { UdpSocketStats } from '../hep/procnet.js';
+import type { UdpSocketStats } from '../../net/procnet.js';
 
 export const TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export type Transport = (typeof TRANSPORTS)[number];

@@ -11,7 +11,7 @@ import { createLineParser, type Dialect } from '../../parse/dialects/index.js';
 import { datagramMessage, StreamFramer, type FramingError } from '../../parse/syslog/framing.js';
 import { appNameFilter, parseSyslogMessage } from '../../parse/syslog/header.js';
 import type { Pipeline } from '../../pipeline.js';
-import { UdpSocketWatcher } from '../hep/procnet.js';
+import { UdpSocketWatcher } from '../../net/procnet.js';
 import type { InputSource, SourceContext } from '../registry.js';
 import { SyslogMetrics, TRANSPORT_INDEX, type CloseReason, type Transport } from './metrics.js';
 import { SenderStreams } from './streams.js';
