@@ -16,6 +16,7 @@ import { appendFileSync, chmodSync, closeSync, copyFileSync, mkdirSync, openSync
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { accLogLine, expectedCounts, noiseLine } from '../../bench/soak/traffic.mjs';
+import { Tailer } from '../../src/sources/tail/tailer.js';
 import { killAll, logsWith, poll, responses, sleep, sorted, startDaemon, sum, tempDir, type Daemon } from './helpers.js';
 
 afterAll(killAll);
@@ -219,6 +220,8 @@ describe('log files: a very long line without a newline', () => {
         closeSync(fd);
       }
       await waitLogCount(d, 8, 'lines after');
+      // Drops and line counts are published at the end of the read round.
+      await poll(async () => sum(await d.metrics(), 'sip_exporter_log_lines_total') - sum(m0, 'sip_exporter_log_lines_total') >= 7, 'the read round published');
       const m1 = await d.metrics();
       expect(sum(m1, 'sip_exporter_dropped_total', { source: 'log', reason: 'line_too_long' }) - sum(m0, 'sip_exporter_dropped_total', { source: 'log', reason: 'line_too_long' })).toBe(1);
       // 1 long line + 5 acc lines + 1 noise line (after the 4th record)
@@ -381,7 +384,10 @@ describe('log files: rotation storms', () => {
       const first = lines('same', 0, 4);
       appendFileSync(file, first);
       await waitLogCount(d, 4, 'the first lines');
-      // New content of the same byte length (a different Call-ID of the same width), after a truncation.
+      // New content of the same byte length (a different Call-ID of the same width), after a truncation,
+      // once the read round has finished (a rewrite during the round is the known race below).
+      await poll(async () => sum(await d.metrics(), 'sip_exporter_log_lines_total') === 5, 'the read round finished');
+      await sleep(50);
       const second = lines('SAME', 0, 4);
       expect(Buffer.byteLength(second)).toBe(Buffer.byteLength(first));
       truncateSync(file, 0);
@@ -390,6 +396,47 @@ describe('log files: rotation storms', () => {
     } finally {
       expect(await d.stop()).toBe(0);
     }
+  });
+
+  // KNOWN BUG (reported to the lead), racy so kept out of the default run (SRE_KNOWN_BUGS=1 runs it):
+  // readAvailable() takes its snapshot of the file (rememberTail(): the bytes before the offset, and
+  // fingerprint(): the first bytes) after the read, not with it. A truncation and rewrite that lands
+  // between the read and the snapshot records the new content as "what was read": a same-length rewrite
+  // then looks unchanged and its lines are never read (a longer one would be read from the old offset,
+  // losing its start). Observed with the Tailer: 7 of 30 same-length rewrites made right after the first
+  // lines were emitted were never read; with a 50 ms pause, none.
+  it.runIf(process.env.SRE_KNOWN_BUGS !== undefined)('a same-length rewrite right after a read is noticed (30 tries)', async () => {
+    const root = dir();
+    let missed = 0;
+    for (let k = 0; k < 30; k++) {
+      const file = join(root, `a${k}.log`);
+      writeFileSync(file, '');
+      let events = 0;
+      const t = new Tailer({
+        paths: [file],
+        parser: { dialect: 'auto' },
+        fromBeginning: false,
+        maxLineLength: 65_536,
+        pollIntervalMs: 50,
+        rotateWaitMs: 1000,
+        positionIntervalMs: 1000,
+        onResult: (r) => {
+          if (r !== undefined && !('error' in r)) events++;
+        },
+      });
+      await t.start();
+      try {
+        appendFileSync(file, accLines('same', 0, 4));
+        await poll(() => events === 4, 'the first lines', 5000, 1);
+        truncateSync(file, 0);
+        appendFileSync(file, accLines('SAME', 0, 4));
+        await sleep(500);
+        if (events !== 8) missed++;
+      } finally {
+        await t.stop();
+      }
+    }
+    expect(missed).toBe(0);
   });
 });
 
