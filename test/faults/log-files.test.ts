@@ -5,8 +5,8 @@
  * logged at a sane rate (the daemon's own log lines are counted), and retried (a file that becomes
  * readable or re-appears is picked up); SIP responses are counted exactly throughout.
  *
- * Permissions: the test runs as root, and root ignores file modes, so the permission tests start the
- * daemon as the unprivileged user nobody (uid/gid 65534) instead.
+ * Permissions: root ignores file modes, so when the tests run as root (as here) the permission tests
+ * start the daemon as the unprivileged user nobody (uid/gid 65534); as any other user, as that user.
  *
  * The long line is 120 MiB rather than the 1 GB of the issue, to keep CI fast: the reader discards an
  * over-long line as it arrives (its memory is max-line-length plus one read buffer whatever the line's
@@ -26,7 +26,8 @@ afterEach(() => {
 });
 
 const MiB = 1024 * 1024;
-const NOBODY = 65534;
+/** Root ignores file modes: as root, run the daemon as nobody; as any other user, as that user. */
+const AS_USER = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
 
 function dir(): string {
   const t = tempDir('sre-faults-log-');
@@ -57,7 +58,7 @@ async function waitLogCount(d: Daemon, n: number, what: string, timeoutMs = 20_0
 
 const warnings = (d: Daemon): Record<string, unknown>[] => d.logs.filter((l) => l.level === 'warn' || l.level === 'error' || l.level === 'fatal');
 
-describe('log files: permission denied (daemon running as nobody)', () => {
+describe('log files: permission denied (daemon running unprivileged)', () => {
   it('an unreadable file and an unreadable directory are logged once, counted, retried, and read once readable', async () => {
     const root = dir();
     const file = join(root, 'app.log');
@@ -67,7 +68,7 @@ describe('log files: permission denied (daemon running as nobody)', () => {
     mkdirSync(locked, { mode: 0o755 });
     writeFileSync(join(locked, 'app.log'), lines('b', 0, 5));
     chmodSync(locked, 0o000);
-    const d = await startDaemon([`--log.path=${file}`, `--log.path=${join(locked, 'app.log')}`, '--log.poll-interval=100ms'], { uid: NOBODY, gid: NOBODY });
+    const d = await startDaemon([`--log.path=${file}`, `--log.path=${join(locked, 'app.log')}`, '--log.poll-interval=100ms'], AS_USER);
     try {
       // 20 poll rounds later: one warning per path, one error counted per path.
       await sleep(2000);
@@ -104,7 +105,7 @@ describe('log files: permission denied (daemon running as nobody)', () => {
     mkdirSync(ro, { mode: 0o555 });
     const file = join(root, 'app.log');
     writeFileSync(file, '');
-    const d = await startDaemon([`--log.path=${file}`, `--log.position-file=${join(ro, 'positions.json')}`], { uid: NOBODY, gid: NOBODY, noWait: true });
+    const d = await startDaemon([`--log.path=${file}`, `--log.position-file=${join(ro, 'positions.json')}`], { ...AS_USER, noWait: true });
     expect(await d.exited).toBe(1);
     const fatal = d.logs.find((l) => l.level === 'fatal');
     expect(String(fatal?.err)).toMatch(/input log failed to start: .*EACCES.*positions\.json/);
