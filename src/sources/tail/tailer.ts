@@ -346,21 +346,7 @@ export class Tailer {
 
   /** Finds a file from the position file that was renamed away (same directory, same inode) and drains it. */
   private async resumeRotated(pos: Position): Promise<void> {
-    const dir = dirname(pos.path);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const p = join(dir, name);
-      let st: Stats;
-      try {
-        st = await stat(p);
-      } catch {
-        continue;
-      }
+    for await (const { path: p, st } of statEntries(dirname(pos.path))) {
       if (st.dev !== pos.dev || st.ino !== pos.ino || !st.isFile() || st.size < pos.offset || !sameBirth(pos.born, st.birthtimeMs)) continue;
       const fh = await open(p, 'r').catch(() => undefined);
       if (!fh) return;
@@ -549,21 +535,7 @@ export class Tailer {
    */
   private async readRestFromCopy(f: Tailed, head: string): Promise<void> {
     if (f.tail.length === 0 || head === '') return;
-    const dir = dirname(f.path);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const p = join(dir, name);
-      let st: Stats;
-      try {
-        st = await stat(p);
-      } catch {
-        continue;
-      }
+    for await (const { path: p, st } of statEntries(dirname(f.path))) {
       if (!st.isFile() || (st.dev === f.dev && st.ino === f.ino) || st.size < f.offset) continue;
       let fh: FileHandle | undefined;
       try {
@@ -743,5 +715,23 @@ async function endsWithNewline(fh: FileHandle, size: number): Promise<boolean> {
     return b[0] === 10;
   } catch {
     return true;
+  }
+}
+
+/** Every entry of a directory with its stat (entries that vanish meanwhile are skipped; an unreadable directory yields nothing). */
+async function* statEntries(dir: string): AsyncGenerator<{ path: string; st: Stats }> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      yield { path, st: await stat(path) };
+    } catch {
+      continue;
+    }
   }
 }
