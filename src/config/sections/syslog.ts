@@ -22,5 +22,6 @@ export const syslog = section({
   'max-connections': int('Most simultaneous connections on each of the TCP and TLS listeners; more are refused and counted.', 512, 1, 1_000_000),
   'idle-timeout': duration('Closes a TCP or TLS connection that sent nothing for this long (0s never closes it).', '1h'),
   'allowed-sources': cidrList('Source addresses (CIDR blocks, repeatable) allowed to send syslog; other UDP datagrams are dropped and other TCP/TLS connections refused, both counted. Empty allows everyone.'),
+  'max-rate-per-source': int('Most syslog messages per second accepted from one source address (UDP, TCP and TLS together), with a burst of one second worth; messages over it are dropped and counted in sip_exporter_syslog_rate_limited_total and sip_exporter_dropped_total{reason="rate_limited"}. The last 4096 sources are remembered. 0 is unlimited.', 0, 0, 100_000_000),
   'recv-buffer-size': bytes('Socket receive buffer requested for UDP (SO_RCVBUF). The kernel caps it at net.core.rmem_max; raise that sysctl for high message rates. 0 keeps the system default.', '4MiB', 0, 1024 ** 3),
 });

@@ -5,6 +5,7 @@ import type { Config } from '../../config/schema.js';
 import { RateLimitedLog, type Logger } from '../../logger.js';
 import { latencyMetrics } from '../../metrics/latency.js';
 import { Allowlist } from '../../net/allowlist.js';
+import { sourceRateLimiter, type SourceRateLimiter } from '../../net/ratelimit.js';
 import type { Pipeline } from '../../pipeline.js';
 import { registerSource, type InputSource, type SourceContext } from '../registry.js';
 import { HepStreamFramer } from './framing.js';
@@ -29,12 +30,15 @@ export class HepInput implements InputSource {
   private timer: NodeJS.Timeout | undefined;
   private watcher: UdpSocketWatcher | undefined;
   private readonly allow: Allowlist | undefined;
+  /** Per-source packet rate limit (hep.max-rate-per-source), shared by UDP and TCP; undefined when off. */
+  private readonly limit: SourceRateLimiter | undefined;
   private readonly warn: RateLimitedLog;
   private bound: { udp?: string; tcp?: string } = {};
   private stopping = false;
 
   constructor(private readonly cfg: HepConfig, private readonly pipeline: Pipeline, private readonly logger: Logger) {
     this.allow = cfg['allowed-sources'].length > 0 ? new Allowlist(cfg['allowed-sources']) : undefined;
+    this.limit = sourceRateLimiter(cfg['max-rate-per-source']);
     this.warn = new RateLimitedLog(logger);
   }
 
@@ -129,11 +133,21 @@ export class HepInput implements InputSource {
     }
     proc.countPacket(UDP);
     proc.countBytes(UDP, msg.length);
+    const now = Date.now();
+    if (this.limit !== undefined && !this.limit.allow(from, now)) {
+      this.rateLimited(UDP);
+      return;
+    }
     try {
-      proc.handle(msg, 0, msg.length, UDP, Date.now());
+      proc.handle(msg, 0, msg.length, UDP, now);
     } catch (err) {
       this.internalError(err);
     }
+  }
+
+  private rateLimited(transport: number): void {
+    this.m.rateLimited.inc({ transport: transport === UDP ? 'udp' : 'tcp' });
+    this.pipeline.drop('hep', 'rate_limited');
   }
 
   private internalError(err: unknown): void {
@@ -172,8 +186,14 @@ export class HepInput implements InputSource {
     m.tcpAccepted.inc();
     m.tcpConnections.inc();
     let now = Date.now();
+    const limit = this.limit;
+    const peer = conn.remoteAddress ?? '';
     const framer = new HepStreamFramer((buf, start, end) => {
       proc.countPacket(TCP);
+      if (limit !== undefined && !limit.allow(peer, now)) {
+        this.rateLimited(TCP);
+        return;
+      }
       proc.handle(buf, start, end, TCP, now);
     });
     conn.on('data', (chunk: Buffer) => {
@@ -267,6 +287,6 @@ registerSource({
   settings: (c) => c.hep,
   create: (ctx: SourceContext) => new HepInput(ctx.config.hep, ctx.pipeline, ctx.logger),
   parseErrorReasons: HEP_PARSE_ERRORS,
-  dropReasons: HEP_DROP_REASONS,
+  dropReasons: [...HEP_DROP_REASONS, 'rate_limited'],
   countsRequests: true,
 });

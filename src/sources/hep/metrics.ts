@@ -30,6 +30,7 @@ export class HepMetrics {
   readonly decodeErrors: Counter<'transport' | 'reason'>;
   readonly authFailures: Counter<'reason'>;
   readonly notAllowed: Counter<'transport'>;
+  readonly rateLimited: Counter<'transport'>;
   readonly windowEntries: Gauge<'window'>;
   readonly windowEvictions: Counter<'window'>;
   readonly transactionTimeouts: Counter;
@@ -77,6 +78,8 @@ export class HepMetrics {
     for (const r of AUTH_FAILURES) this.authFailures.inc({ reason: r }, 0);
     this.notAllowed = new Counter({ name: 'sip_exporter_hep_not_allowed_total', help: 'HEP UDP packets and TCP connections from source addresses outside hep.allowed-sources, by transport; they are discarded unread.', labelNames: ['transport'], registers: [registry] });
     for (const t of TRANSPORTS) this.notAllowed.inc({ transport: t }, 0);
+    this.rateLimited = new Counter({ name: 'sip_exporter_hep_rate_limited_total', help: 'HEP packets dropped because their source address sent more than hep.max-rate-per-source packets per second, by transport; they are counted in sip_exporter_hep_packets_total but not decoded.', labelNames: ['transport'], registers: [registry] });
+    for (const t of TRANSPORTS) this.rateLimited.inc({ transport: t }, 0);
     this.windowEntries = new Gauge({
       name: 'sip_exporter_hep_window_entries',
       help: 'Entries currently held by the HEP input: responses and requests remembered for de-duplication, and transactions waiting for their final response (latency).',

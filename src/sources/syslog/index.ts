@@ -31,7 +31,7 @@ registerSource({
   },
   create: (ctx) => new SyslogSource(ctx),
   // Dialect errors (parse_errors_total); messages dropped unread (dropped_total): too large, cut off,
-  // broken header, sender not allowed.
+  // broken header, sender not allowed, sender over syslog.max-rate-per-source.
   parseErrorReasons: LOG_PARSE_ERRORS,
-  dropReasons: [...FRAMING_ERRORS.filter((r) => r !== 'bad_octet_count'), ...SYSLOG_HEADER_ERRORS, 'not_allowed'],
+  dropReasons: [...FRAMING_ERRORS.filter((r) => r !== 'bad_octet_count'), ...SYSLOG_HEADER_ERRORS, 'not_allowed', 'rate_limited'],
 });

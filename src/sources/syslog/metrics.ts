@@ -29,6 +29,7 @@ export class SyslogMetrics {
   readonly closed: Counter<'transport' | 'reason'>;
   readonly open: Gauge<'transport'>;
   readonly notAllowed: Counter<'transport'>;
+  readonly rateLimited: Counter<'transport'>;
   readonly udpReceiveBuffer: Gauge;
   readonly udpKernelDrops: Counter;
   readonly udpQueue: Gauge;
@@ -101,6 +102,12 @@ export class SyslogMetrics {
       labelNames: ['transport'],
       registers: [registry],
     });
+    this.rateLimited = new Counter({
+      name: 'sip_exporter_syslog_rate_limited_total',
+      help: 'Syslog messages dropped because their source address sent more than syslog.max-rate-per-source messages per second, by transport; they are counted in sip_exporter_syslog_messages_total but not parsed.',
+      labelNames: ['transport'],
+      registers: [registry],
+    });
     this.udpReceiveBuffer = new Gauge({
       name: 'sip_exporter_syslog_udp_receive_buffer_bytes',
       help: 'Receive buffer size (SO_RCVBUF) the kernel granted the syslog UDP socket; below syslog.recv-buffer-size when net.core.rmem_max caps it (Linux reports twice the requested value, its bookkeeping overhead included).',
@@ -149,6 +156,7 @@ export class SyslogMetrics {
       for (const reason of SYSLOG_HEADER_ERRORS) this.headerErrors.inc({ transport, reason }, 0);
       this.filtered.inc({ transport }, 0);
       this.notAllowed.inc({ transport }, 0);
+      this.rateLimited.inc({ transport }, 0);
       if (transport === 'udp') continue;
       this.connections.inc({ transport }, 0);
       for (const reason of REJECT_REASONS) if (transport === 'tls' || reason !== 'tls_handshake') this.rejected.inc({ transport, reason }, 0);

@@ -7,6 +7,7 @@ import type { Config } from '../../config/schema.js';
 import type { ParseResult } from '../../event.js';
 import { RateLimitedLog, type Logger } from '../../logger.js';
 import { Allowlist } from '../../net/allowlist.js';
+import { sourceRateLimiter, type SourceRateLimiter } from '../../net/ratelimit.js';
 import { createLineParser, type Dialect } from '../../parse/dialects/index.js';
 import { datagramMessage, StreamFramer, type FramingError } from '../../parse/syslog/framing.js';
 import { appNameFilter, parseSyslogMessage } from '../../parse/syslog/header.js';
@@ -54,6 +55,8 @@ export class SyslogSource implements InputSource {
   private readonly streams: SenderStreams;
   private readonly filter: ((app: string) => boolean) | undefined;
   private readonly allow: Allowlist | undefined;
+  /** Per-source message rate limit (syslog.max-rate-per-source), shared by UDP, TCP and TLS; undefined when off. */
+  private readonly limit: SourceRateLimiter | undefined;
   private readonly maxSize: number;
   private readonly dialect: Dialect;
   private udp: dgram.Socket | undefined;
@@ -75,6 +78,7 @@ export class SyslogSource implements InputSource {
     this.metrics = SyslogMetrics.for(ctx.pipeline.registry);
     this.filter = appNameFilter(this.cfg['app-name']);
     this.allow = this.cfg['allowed-sources'].length > 0 ? new Allowlist(this.cfg['allowed-sources']) : undefined;
+    this.limit = sourceRateLimiter(this.cfg['max-rate-per-source']);
     const dialect = (this.dialect = syslogDialect(ctx.config));
     const patterns = ctx.config.log.patterns;
     const emit = (r: ParseResult): void => this.pipeline.accept('syslog', r);
@@ -132,9 +136,15 @@ export class SyslogSource implements InputSource {
 
   // ---- messages -------------------------------------------------------------------------------------
 
-  /** One framed message from `peer` (an IP address, used when the header names no host). */
+  /** One framed message from `peer` (an IP address: the rate limit's key, and the host when the header names none). */
   message(buf: Buffer, transport: Transport, peer: string): void {
     this.metrics.messages.values[TRANSPORT_INDEX[transport]]! += 1;
+    const now = Date.now();
+    if (this.limit !== undefined && !this.limit.allow(peer, now)) {
+      this.metrics.rateLimited.inc({ transport });
+      this.pipeline.drop('syslog', 'rate_limited');
+      return;
+    }
     const h = parseSyslogMessage(buf.toString('utf8'));
     if ('error' in h) {
       this.metrics.headerErrors.inc({ transport, reason: h.error });
@@ -147,7 +157,7 @@ export class SyslogSource implements InputSource {
     }
     // An empty text still goes in: for a sender forwarding a multi-line record line by line, the empty
     // line ends the block.
-    this.streams.message(h.hostname === '' ? peer : h.hostname, h.appName, h.procId, h.msg, Date.now());
+    this.streams.message(h.hostname === '' ? peer : h.hostname, h.appName, h.procId, h.msg, now);
   }
 
   private framingError(transport: Transport, reason: FramingError): void {
