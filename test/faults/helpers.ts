@@ -12,43 +12,19 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT } from '../helpers/daemon.js';
-import { parseExposition, sum, type Sample } from '../helpers/metrics.js';
+import { ROOT, rssOf, startDaemon as startSharedDaemon, type DaemonOptions, type RunningDaemon } from '../helpers/daemon.js';
+import { sum, type Sample } from '../helpers/metrics.js';
 import { poll } from '../helpers/poll.js';
 
 export { poll, sum, type Sample };
 
-export interface Daemon {
-  proc: ChildProcess;
-  pid: number;
-  addresses: Record<string, string>;
-  /** Every JSON log line of the daemon's stdout, in order. */
-  logs: Record<string, unknown>[];
+/** The shared daemon handle (test/helpers/daemon.ts), with stderr read through a function. */
+export interface Daemon extends Omit<RunningDaemon, 'stderr'> {
   stderr(): string;
-  url(path: string): string;
-  metrics(): Promise<Sample[]>;
-  metricsText(): Promise<string>;
-  /** Resident set size in bytes (from /proc/<pid>/status). */
-  rss(): number;
-  /** Sends the signal (SIGTERM by default) and waits for the exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-  /** Resolves with the exit code once the process exited (without signalling it). */
-  exited: Promise<number | null>;
-  running(): boolean;
 }
 
-export interface StartOptions {
+export interface StartOptions extends DaemonOptions {
   env?: NodeJS.ProcessEnv;
-  /** Run the daemon as this user and group (the test runs as root; used for permission tests). */
-  uid?: number;
-  gid?: number;
-  /** Do not wait for the start-up log line (for daemons expected to fail). */
-  noWait?: boolean;
-  /**
-   * Add --hep.listen-address= and --syslog.listen-address= unless the args name them (default true);
-   * false leaves them to a config file (flags would override the file, also on reload).
-   */
-  listenersOff?: boolean;
 }
 
 const running = new Set<ChildProcess>();
@@ -61,86 +37,28 @@ export function killAll(): void {
   running.clear();
 }
 
-/**
- * Starts the built daemon (dist/src/cli/main.js) with HTTP on 127.0.0.1:0 and HEP/syslog off unless
- * the args say otherwise, and waits for its "started" line.
- */
+/** Starts the built daemon (test/helpers/daemon.ts) and remembers it for killAll(). */
 export async function startDaemon(args: string[], opts: StartOptions = {}): Promise<Daemon> {
-  const defaults = opts.listenersOff === false ? ['--web.listen-address=127.0.0.1:0'] : ['--web.listen-address=127.0.0.1:0', '--hep.listen-address=', '--syslog.listen-address='];
-  const given = new Set(args.map((a) => a.split('=')[0]));
-  const all = [...defaults.filter((d) => !given.has(d.split('=')[0])), ...args];
-  const proc = spawn(process.execPath, [CLI, ...all], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
-    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
-  });
-  running.add(proc);
-  const logs: Record<string, unknown>[] = [];
-  let stderr = '';
-  let buf = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ raw: line });
-      }
-    }
-  });
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  let code: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) =>
-    proc.on('exit', (c) => {
-      code = c;
-      running.delete(proc);
-      resolve(c);
-    }),
-  );
-  const addresses: Record<string, string> = {};
-  if (!opts.noWait) {
-    const started = await poll(() => {
-      if (code !== undefined) throw new Error(`daemon exited with ${code}: ${stderr}\n${JSON.stringify(logs)}`);
-      return logs.find((l) => l.msg === 'sip-response-exporter started');
-    }, 'daemon start-up', 30_000);
-    Object.assign(addresses, started.inputs as Record<string, string>);
-    if (typeof started.web === 'string') addresses.web = started.web;
-  }
-  const d: Daemon = {
-    proc,
-    pid: proc.pid!,
-    addresses,
-    logs,
-    stderr: () => stderr,
-    url: (path) => `http://${addresses.web}${path}`,
-    metricsText: async () => {
-      const r = await fetch(d.url('/metrics'));
-      if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`);
-      return r.text();
-    },
-    metrics: async () => parseExposition(await d.metricsText()),
-    rss: () => rssOf(proc.pid!),
-    stop: async (signal = 'SIGTERM') => {
-      if (code === undefined) proc.kill(signal);
-      return exited;
-    },
-    exited,
-    running: () => code === undefined,
+  const d = await startSharedDaemon(args, opts.env ?? {}, opts);
+  running.add(d.proc);
+  void d.exited.then(() => running.delete(d.proc));
+  return {
+    proc: d.proc,
+    pid: d.pid,
+    addresses: d.addresses,
+    logs: d.logs,
+    stderr: () => d.stderr,
+    url: d.url,
+    metrics: d.metrics,
+    metricsText: d.metricsText,
+    rss: d.rss,
+    stop: d.stop,
+    exited: d.exited,
+    running: d.running,
   };
-  return d;
 }
 
-/** VmRSS of a process in bytes. */
-export function rssOf(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]) * 1024;
-}
+export { rssOf };
 
 /** A temporary directory (mode 755, so a daemon running as another user can enter it) and its removal. */
 export function tempDir(prefix = 'sre-faults-'): { dir: string; cleanup: () => void } {
