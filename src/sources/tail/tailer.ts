@@ -39,6 +39,9 @@ const IDLE_FLUSH_MS = 1000;
 /** Bytes before the read position kept to recognise the same content (truncation, copies). */
 const TAIL_BYTES = 32;
 
+/** A file's mtime is trusted to change at its next write only once it is this much older than our stat (the file clock ticks coarsely). */
+const MTIME_SETTLED_MS = 50;
+
 /** Read at most this much of one file per round, so one busy file cannot starve the others or the event loop. */
 const MAX_BYTES_PER_ROUND = 32 * CHUNK_SIZE;
 
@@ -50,10 +53,18 @@ class Tailed {
   offset = 0;
   /** When it was rotated away (renamed or deleted); it is drained until rotateWait has passed. */
   rotatedAt = 0;
-  /** The last bytes before `offset`, to notice a copytruncate whose new content already outgrew our offset. */
-  tail: Buffer = Buffer.alloc(0);
-  /** Fingerprint of the first bytes (see fingerprint()); recomputed until the file is HEAD_BYTES long. */
-  head = '';
+  /**
+   * What was read, taken from the bytes of the reads themselves (see consumed()), never re-read from the
+   * file later, when it may already have changed: the last bytes before `offset` (up to TAIL_BYTES, to
+   * notice a copytruncate whose new content already outgrew our offset, and to find its copy) ...
+   */
+  private readonly tailBuf = Buffer.alloc(TAIL_BYTES);
+  private tailLen = 0;
+  /** ... and the file's first min(offset, HEAD_BYTES) bytes (valid while headLen === min(offset, HEAD_BYTES)). */
+  private readonly headBuf = Buffer.alloc(HEAD_BYTES);
+  private headLen = 0;
+  /** fingerprint() of headBuf, computed when asked for. */
+  private headPrint = '';
   /** Date.now() just before the last check that found this file still at its path. */
   confirmedAt = Date.now();
   /** Modification time at the last read, to notice a rewrite that left the size unchanged. */
@@ -69,9 +80,86 @@ class Tailed {
     readonly reader: LineReader,
   ) {}
 
-  async fingerprint(): Promise<string> {
-    if (!this.head.startsWith(`${HEAD_BYTES}:`)) this.head = await fingerprint(this.fh);
-    return this.head;
+  /** The bytes just before `offset` as they were read. */
+  get tail(): Buffer {
+    return this.tailBuf.subarray(0, this.tailLen);
+  }
+
+  /** The file's first bytes as they were read (fewer than min(offset, HEAD_BYTES) only if unknown). */
+  get head(): Buffer {
+    return this.headBuf.subarray(0, this.headLen);
+  }
+
+  /** "N:sha256" of head, as fingerprint() computes it for a file. */
+  fingerprint(): string {
+    if (this.headLen !== Math.min(this.offset, HEAD_BYTES)) return ''; // unknown: matches nothing
+    if (this.headPrint === '') this.headPrint = `${this.headLen}:${createHash('sha256').update(this.head).digest('hex')}`;
+    return this.headPrint;
+  }
+
+  /**
+   * `n` bytes read at `offset` now sit at src[start..start+n): the offset moves past them, and the tail and
+   * head snapshots are updated from these very bytes (no further read), so they always describe what was
+   * read, whatever happened to the file since. Cheap: at most TAIL_BYTES (and, near the start of the file,
+   * HEAD_BYTES) bytes copied.
+   */
+  consumed(src: Buffer, start: number, n: number): void {
+    if (n <= 0) return;
+    if (this.offset < HEAD_BYTES && this.headLen === this.offset) {
+      const k = Math.min(n, HEAD_BYTES - this.offset);
+      src.copy(this.headBuf, this.headLen, start, start + k);
+      this.headLen += k;
+      this.headPrint = '';
+    }
+    if (n >= TAIL_BYTES) {
+      src.copy(this.tailBuf, 0, start + n - TAIL_BYTES, start + n);
+      this.tailLen = TAIL_BYTES;
+    } else {
+      const keep = Math.min(this.tailLen, TAIL_BYTES - n);
+      this.tailBuf.copyWithin(0, this.tailLen - keep, this.tailLen);
+      src.copy(this.tailBuf, keep, start, start + n);
+      this.tailLen = keep + n;
+    }
+    this.offset += n;
+  }
+
+  /**
+   * Starts at `offset` without having read what is before it (start-up, a resumed file): the snapshot is
+   * taken from the file now, once. Bytes that cannot be read (the file shrank meanwhile) are left out, so
+   * the snapshot never claims content that was not there.
+   */
+  async startAt(offset: number): Promise<void> {
+    this.offset = offset;
+    this.tailLen = this.headLen = 0;
+    this.headPrint = '';
+    const t = Math.min(offset, TAIL_BYTES);
+    const h = Math.min(offset, HEAD_BYTES);
+    try {
+      if (h > 0) {
+        const { bytesRead } = await this.fh.read(this.headBuf, 0, h, 0);
+        this.headLen = bytesRead === h ? h : 0;
+      }
+      if (t > 0) {
+        const { bytesRead } = await this.fh.read(this.tailBuf, 0, t, offset - t);
+        this.tailLen = bytesRead === t ? t : 0;
+      }
+    } catch {
+      this.tailLen = this.headLen = 0;
+    }
+  }
+
+  /** Sets the tail from elsewhere (a position file). */
+  setTail(b: Buffer): void {
+    const n = Math.min(b.length, TAIL_BYTES);
+    b.copy(this.tailBuf, 0, b.length - n);
+    this.tailLen = n;
+  }
+
+  /** The file was truncated: nothing of it has been read. */
+  restart(): void {
+    this.offset = 0;
+    this.tailLen = this.headLen = 0;
+    this.headPrint = '';
   }
 
   /** Offset of the first line not yet parsed. */
@@ -318,15 +406,16 @@ export class Tailer {
     if (!o) return;
     const f = new Tailed(path, o.fh, o.st.dev, o.st.ino, o.st.birthtimeMs, this.newReader());
     const pos = saved.find((s) => s.path === path && !s.rotated && s.dev === o.st.dev && s.ino === o.st.ino);
+    let start = 0;
     if (pos && pos.offset <= o.st.size && sameBirth(pos.born, o.st.birthtimeMs) && (await headMatches(o.fh, pos.head)) && (await tailMatches(o.fh, pos))) {
-      f.offset = pos.offset;
+      start = pos.offset;
     } else if (pos || saved.some((s) => s.path === path)) {
       if (pos && pos.tail) {
         // Same inode, other content: truncated (copytruncate) while we were down. The lines between our
         // position and the truncation are in the copy, if there is one.
         const old = new Tailed(path, o.fh, o.st.dev, o.st.ino, o.st.birthtimeMs, this.newReader());
         old.offset = pos.offset;
-        old.tail = Buffer.from(pos.tail, 'hex');
+        old.setTail(Buffer.from(pos.tail, 'hex'));
         await this.readRestFromCopy(old, pos.head);
         old.reader.reset();
         old.reader.parser.flush();
@@ -334,12 +423,12 @@ export class Tailer {
       }
       // The position was for another file (rotated, re-created or truncated while we were down): all of
       // this file is new.
-      f.offset = 0;
+      start = 0;
     } else if (!this.opts.fromBeginning && o.st.size > 0) {
-      f.offset = o.st.size;
+      start = o.st.size;
       if (!(await endsWithNewline(o.fh, o.st.size))) f.reader.skipPartialLine();
     }
-    await this.rememberTail(f);
+    await f.startAt(start);
     this.files.set(path, f);
     this.opts.onInfo?.('following log file', { path, offset: f.offset });
   }
@@ -355,7 +444,7 @@ export class Tailer {
         await fh.close();
         return;
       }
-      f.offset = pos.offset;
+      await f.startAt(pos.offset);
       f.rotatedAt = Date.now();
       await this.readAvailable(f);
       this.draining.push(f);
@@ -373,7 +462,7 @@ export class Tailer {
     const old = this.retired.get(key);
     if (old) {
       this.retired.delete(key);
-      if (old.offset <= o.st.size && sameBirth(old.born, o.st.birthtimeMs) && (await headMatches(o.fh, old.head))) f.offset = old.offset;
+      if (old.offset <= o.st.size && sameBirth(old.born, o.st.birthtimeMs) && (await headMatches(o.fh, old.head))) await f.startAt(old.offset);
     }
     this.files.set(path, f);
     this.positionsDirty = true;
@@ -476,6 +565,7 @@ export class Tailer {
   private async readAvailable(f: Tailed): Promise<void> {
     let size: number;
     let mtime: number;
+    const statAt = Date.now();
     try {
       const st = await f.fh.stat();
       size = st.size;
@@ -491,14 +581,15 @@ export class Tailer {
       // copytruncate (or the file was rewritten in place): read it again from the start. What was written
       // before the truncation but not read yet is only in the copy, so read that from the copy first.
       this.opts.onRotation?.('truncate', f.path);
-      await this.readRestFromCopy(f, f.head);
+      await this.readRestFromCopy(f, f.fingerprint());
       f.reader.reset();
       f.reader.parser.flush();
-      f.offset = 0;
-      f.head = '';
+      f.restart();
       this.positionsDirty = true;
     }
-    f.mtime = mtime;
+    // A write in the same tick of the (coarse) file clock as the last one leaves the mtime unchanged: an
+    // mtime that recent is not trusted, so a same-length rewrite right after it is still checked for.
+    f.mtime = statAt - mtime > MTIME_SETTLED_MS ? mtime : -1;
     if (size === f.offset) {
       // Nothing new for a while: a multi-line block whose end never came is complete as it is.
       if (Date.now() - f.lastDataAt >= IDLE_FLUSH_MS) f.reader.parser.flush();
@@ -517,16 +608,14 @@ export class Tailer {
         return;
       }
       if (n === 0) break;
-      f.offset += n;
+      // Before commit(), which parses and moves the buffer's content.
+      f.consumed(r.buf, r.writeOffset, n);
       this.stats.bytes += n;
       budget -= n;
       r.commit(n);
       this.positionsDirty = true;
     }
     if (budget <= 0) this.again = true;
-    await this.rememberTail(f);
-    // Taken before any truncation can happen, so the copy of a copytruncate can be recognised.
-    await f.fingerprint();
   }
 
   /**
@@ -566,45 +655,18 @@ export class Tailer {
     }
   }
 
-  /** Keeps the bytes just before f.offset, to tell appended data from a truncated and rewritten file. */
-  private async rememberTail(f: Tailed): Promise<void> {
-    const n = Math.min(f.offset, TAIL_BYTES);
-    if (n === 0) {
-      f.tail = Buffer.alloc(0);
-      return;
-    }
-    const b = Buffer.alloc(n);
-    try {
-      const { bytesRead } = await f.fh.read(b, 0, n, f.offset - n);
-      f.tail = b.subarray(0, bytesRead);
-    } catch {
-      f.tail = Buffer.alloc(0);
-    }
-  }
-
-  /** The bytes before our offset and the first bytes are what they were when we read them. */
+  /** The bytes before our offset and the first bytes are still what we read there. */
   private async contentUnchanged(f: Tailed): Promise<boolean> {
-    if (!(await this.tailUnchanged(f))) return false;
-    return f.head === '' || (await headMatches(f.fh, f.head));
-  }
-
-  private async tailUnchanged(f: Tailed): Promise<boolean> {
-    const n = f.tail.length;
-    if (n === 0) return true;
-    const b = Buffer.alloc(n);
-    try {
-      const { bytesRead } = await f.fh.read(b, 0, n, f.offset - n);
-      return bytesRead === n && b.equals(f.tail);
-    } catch {
-      return true;
-    }
+    // The head covers the tail while the offset is within the first HEAD_BYTES.
+    if (f.head.length < f.offset && !(await bytesAt(f.fh, f.tail, f.offset - f.tail.length))) return false;
+    return bytesAt(f.fh, f.head, 0);
   }
 
   /** Done with a rotated file: its unterminated last line counts as a line, then it is closed. */
   private async close(f: Tailed): Promise<void> {
     f.reader.end();
     await f.fh.close().catch(() => undefined);
-    this.retired.set(`${f.dev}:${f.ino}`, { offset: f.offset, head: await f.fingerprint(), born: f.born });
+    this.retired.set(`${f.dev}:${f.ino}`, { offset: f.offset, head: f.fingerprint(), born: f.born });
     if (this.retired.size > 1000) this.retired.delete(this.retired.keys().next().value as string);
     this.positionsDirty = true;
   }
@@ -614,10 +676,17 @@ export class Tailer {
     const entry = async (f: Tailed): Promise<Position> => {
       // Position first: the reads below await, and reads of new data may move the offset meanwhile.
       const offset = f.position;
-      const n = Math.min(offset, TAIL_BYTES);
-      const tail = Buffer.alloc(n);
-      const got = n > 0 ? (await f.fh.read(tail, 0, n, offset - n).catch(() => ({ bytesRead: 0 }))).bytesRead : 0;
-      return { path: f.path, dev: f.dev, ino: f.ino, born: f.born, offset, head: await f.fingerprint(), tail: tail.subarray(0, got).toString('hex') };
+      const head = f.fingerprint();
+      // The tail as read when the position is the read offset (no incomplete line pending); otherwise
+      // the bytes before the position are no longer in memory and are read from the file.
+      let tail = Buffer.from(f.tail);
+      if (offset !== f.offset) {
+        const n = Math.min(offset, TAIL_BYTES);
+        tail = Buffer.alloc(n);
+        const got = n > 0 ? (await f.fh.read(tail, 0, n, offset - n).catch(() => ({ bytesRead: 0 }))).bytesRead : 0;
+        tail = tail.subarray(0, got);
+      }
+      return { path: f.path, dev: f.dev, ino: f.ino, born: f.born, offset, head, tail: tail.toString('hex') };
     };
     for (const f of [...this.files.values()]) out.push(await entry(f));
     for (const f of [...this.draining]) out.push({ ...(await entry(f)), rotated: true });
@@ -700,6 +769,18 @@ async function tailMatches(fh: FileHandle, pos: Position): Promise<boolean> {
   const b = Buffer.alloc(want.length);
   const { bytesRead } = await fh.read(b, 0, b.length, pos.offset - b.length).catch(() => ({ bytesRead: 0 }));
   return bytesRead === b.length && b.equals(want);
+}
+
+/** Whether the file holds `want` at `pos` (true for nothing to compare, and when the file cannot be read: no evidence of a change). */
+async function bytesAt(fh: FileHandle, want: Buffer, pos: number): Promise<boolean> {
+  if (want.length === 0) return true;
+  const b = Buffer.alloc(want.length);
+  try {
+    const { bytesRead } = await fh.read(b, 0, b.length, pos);
+    return bytesRead === b.length && b.equals(want);
+  } catch {
+    return true;
+  }
 }
 
 async function isGzip(fh: FileHandle): Promise<boolean> {
