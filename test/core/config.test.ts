@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, resolveConfig, type FlagValues } from '../../src/config/load.js';
+import { resolveConfig } from '../../src/config/load.js';
 import { parseBytes, parseDuration, parseListenAddress } from '../../src/config/parsers.js';
-
-const flags = (o: Record<string, string | string[]>): FlagValues => new Map(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
-
-function problems(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { flags, problems } from '../helpers/config.js';
 
 describe('resolveConfig', () => {
   it('has working defaults', () => {
