@@ -13,6 +13,7 @@ declare -A NEED=(
   [tshark]=tshark
   [buildah]=buildah
   [debootstrap]=debootstrap
+  [systemd-analyze]=systemd
 )
 # Kamailio modules that live outside the base package.
 MODULE_PKGS=(kamailio-extra-modules)
