@@ -189,6 +189,9 @@ export class LogLineParser implements LineParser {
     const rare = this.rare;
     const every = this.everyLine;
     let nextAcc = this.acc ? -2 : -1;
+    // Next '#' in the chunk (n when there is none): a line with one may hold rsyslog escapes and goes
+    // through the general path, which un-escapes before parsing, exactly as line() does.
+    let nextHash = -1;
     let p = 0;
     while (p < n) {
       let nl = s.indexOf('\n', p);
@@ -211,7 +214,11 @@ export class LogLineParser implements LineParser {
         if (nextAcc >= 0 && nextAcc < nl) {
           // An acc record, the common case: parse it straight from the marker. Anything unusual (JSON,
           // rsyslog escapes, not an acc record after all) takes the general path.
-          if (s.charCodeAt(p) !== 123 && nextAcc < e) {
+          if (nextHash < p) {
+            nextHash = s.indexOf('#', p);
+            if (nextHash < 0) nextHash = n;
+          }
+          if (s.charCodeAt(p) !== 123 && nextAcc < e && nextHash >= e) {
             const r = parseAccIn(s, nextAcc, e, true);
             if (r !== undefined) {
               this.accOut(r);
