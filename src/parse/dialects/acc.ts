@@ -21,8 +21,6 @@ export const ACC_OTHER = 0;
 export const ACC_ANSWERED = 1;
 export const ACC_MISSED = 2;
 export let lastAccKind = ACC_OTHER;
-/** The last parseAcc() call gave up because a fixed field held a '#' (maybe an rsyslog escape). */
-export let accSawHash = false;
 
 const SEMI = 59;
 
@@ -68,17 +66,16 @@ function valueEnd(s: string, v: number): number {
 
 /**
  * Parses the acc record whose `ACC: ` marker is at `at` in `s` (one line without its newline).
- * Returns undefined when the text after the marker is not an acc record that counts. With
- * `bailOnHash`, a '#' in the method, Call-ID, code or reason makes it return undefined with accSawHash
- * set, so the caller can un-escape the line (rsyslog) and parse it again.
+ * Returns undefined when the text after the marker is not an acc record that counts. Lines that may
+ * hold rsyslog escapes are un-escaped by the caller before they get here.
  *
  * This is the hot path of the log input, one call per acc line: a few native substring searches that
  * hop over the fields in their fixed order (method, from_tag, to_tag, call_id, code, reason), and
  * substrings only for what the event carries. The to_tag is not extracted (log events are not
  * de-duplicated, so nothing would use it).
  */
-export function parseAcc(s: string, at: number, bailOnHash = false): ParseResult {
-  return parseAccIn(s, at, s.length, bailOnHash);
+export function parseAcc(s: string, at: number): ParseResult {
+  return parseAccIn(s, at, s.length);
 }
 
 /**
@@ -86,7 +83,7 @@ export function parseAcc(s: string, at: number, bailOnHash = false): ParseResult
  * line out first: the fast expression cannot cross a newline, and only a match that ends within the
  * line counts.
  */
-export function parseAccIn(s: string, at: number, end: number, bailOnHash = false): ParseResult {
+export function parseAccIn(s: string, at: number, end: number): ParseResult {
   // The common, well-formed record in one regular-expression match (one native call); anything else
   // (missing or out-of-order keys, broken codes, escapes) goes through the careful parser below.
   FAST.lastIndex = at;
@@ -96,24 +93,21 @@ export function parseAccIn(s: string, at: number, end: number, bailOnHash = fals
     const method = internMethod(m[1] as string);
     const callId = m[2] as string;
     const reason = m[3] as string;
-    if (!bailOnHash || (reason.indexOf('#') < 0 && callId.indexOf('#') < 0 && method.indexOf('#') < 0)) {
-      // "t"ransaction answered, "call m"issed, "call e"nded, "r"equest accounted
-      const k = s.charCodeAt(at + 5);
-      lastAccKind = k === 116 ? ACC_ANSWERED : k === 99 && s.charCodeAt(at + 10) === 109 ? ACC_MISSED : ACC_OTHER;
-      accSawHash = false;
-      // The code is the three digits before ";reason=", which ends the match with the reason.
-      const c = FAST.lastIndex - reason.length - 11;
-      const code = (s.charCodeAt(c) - 48) * 100 + (s.charCodeAt(c + 1) - 48) * 10 + (s.charCodeAt(c + 2) - 48);
-      const r: SipEvent = {
-        code,
-        reason: reason.length > 0 && reason.charCodeAt(reason.length - 1) <= 32 ? reason.trimEnd() : reason,
-        method,
-        callId: callId === '' ? undefined : callId,
-      };
-      return r;
-    }
+    // "t"ransaction answered, "call m"issed, "call e"nded, "r"equest accounted
+    const k = s.charCodeAt(at + 5);
+    lastAccKind = k === 116 ? ACC_ANSWERED : k === 99 && s.charCodeAt(at + 10) === 109 ? ACC_MISSED : ACC_OTHER;
+    // The code is the three digits before ";reason=", which ends the match with the reason.
+    const c = FAST.lastIndex - reason.length - 11;
+    const code = (s.charCodeAt(c) - 48) * 100 + (s.charCodeAt(c + 1) - 48) * 10 + (s.charCodeAt(c + 2) - 48);
+    const r: SipEvent = {
+      code,
+      reason: reason.length > 0 && reason.charCodeAt(reason.length - 1) <= 32 ? reason.trimEnd() : reason,
+      method,
+      callId: callId === '' ? undefined : callId,
+    };
+    return r;
   }
-  return end === s.length ? parseAccCareful(s, at, bailOnHash) : parseAccCareful(s.slice(at, end), 0, bailOnHash);
+  return end === s.length ? parseAccCareful(s, at) : parseAccCareful(s.slice(at, end), 0);
 }
 
 /**
@@ -124,11 +118,10 @@ export function parseAccIn(s: string, at: number, end: number, bailOnHash = fals
  */
 const FAST = /ACC: (?:transaction answered|call missed|request accounted|call ended): (?:(?!method=)[^;\n]*;)*method=([^;\n]*);(?:(?!call_id=)[^;\n]*;)*call_id=([^;\n]*);code=[1-6]\d\d;reason=([^;\n]*)/y;
 
-function parseAccCareful(s: string, at: number, bailOnHash: boolean): ParseResult {
+function parseAccCareful(s: string, at: number): ParseResult {
   const p = at + ACC_MARKER.length;
   let fields = -1;
   lastAccKind = ACC_OTHER;
-  accSawHash = false;
   switch (s.charCodeAt(p)) {
     case 116: // t
       if (s.startsWith('transaction answered: ', p)) {
@@ -183,7 +176,6 @@ function parseAccCareful(s: string, at: number, bailOnHash: boolean): ParseResul
     const t = s.slice(kv, ke).trim();
     code = parseStatusCode(t);
     if (code === undefined) {
-      if (bailOnHash && t.includes('#')) return sawHash();
       // acc writes code=0 (or nothing) for records without a reply, e.g. acc_log_request() with a text comment.
       if (t === '' || t === '0') return undefined;
       return { error: 'invalid_code' };
@@ -196,14 +188,8 @@ function parseAccCareful(s: string, at: number, bailOnHash: boolean): ParseResul
     while (re > rv && s.charCodeAt(re - 1) <= 32) re--;
     reason = s.slice(rv, re);
   }
-  if (bailOnHash && (reason.includes('#') || method.includes('#') || (callId !== undefined && callId.includes('#')))) return sawHash();
 
   // One object shape for every record keeps the consumers' property accesses monomorphic.
   const ev: SipEvent = { code, reason, method, callId };
   return ev;
-}
-
-function sawHash(): undefined {
-  accSawHash = true;
-  return undefined;
 }

@@ -219,7 +219,7 @@ export class LogLineParser implements LineParser {
             if (nextHash < 0) nextHash = n;
           }
           if (s.charCodeAt(p) !== 123 && nextAcc < e && nextHash >= e) {
-            const r = parseAccIn(s, nextAcc, e, true);
+            const r = parseAccIn(s, nextAcc, e);
             if (r !== undefined) {
               this.accOut(r);
               p = nl + 1;
