@@ -63,6 +63,8 @@ function ownSocketInodes(): Set<string> {
   return out;
 }
 
+const REUSE_MS = 100;
+
 /** Finds the /proc/net row of this process's UDP socket bound to `port`; call once after bind. */
 export class UdpSocketWatcher {
   private inode: string | undefined;
@@ -80,11 +82,14 @@ export class UdpSocketWatcher {
     return this.inode !== undefined;
   }
 
-  /** Current stats; one read of /proc per second at most (a scrape asks for them twice). */
+  /**
+   * Current stats. One scrape asks twice (drops, then queue), so a read is reused for 100 ms: long enough
+   * to cover one scrape, short enough that the next scrape never sees a stale drop count.
+   */
   read(): UdpSocketStats | undefined {
     if (this.inode === undefined) return undefined;
     const now = Date.now();
-    if (this.cached && now - this.cached.at < 1000) return this.cached.stats;
+    if (this.cached && now - this.cached.at < REUSE_MS) return this.cached.stats;
     const row = readRows(this.file).find((r) => r.inode === this.inode && r.port === this.port);
     const stats = row ? { drops: row.drops, queue: row.queue } : undefined;
     this.cached = { at: now, stats };

@@ -101,14 +101,14 @@ async function snapshot(d: Daemon, a: Accounting): Promise<Snapshot> {
   };
 }
 
-/** Waits until the socket queue is empty and the received counter stopped moving. */
+/** Waits until the socket queue is empty and neither the received nor the kernel drop counter moves. */
 async function drained(d: Daemon, a: Accounting): Promise<void> {
-  let last = -1;
+  let last = '';
   await poll(async () => {
     const m = await d.metrics();
-    const r = sum(m, a.received, a.received_labels);
-    const settled = sum(m, a.queue) === 0 && r === last;
-    last = r;
+    const now = `${sum(m, a.received, a.received_labels)}/${sum(m, a.kernelDrops)}`;
+    const settled = sum(m, a.queue) === 0 && now === last;
+    last = now;
     return settled;
   }, 'the UDP queue to drain', 15_000, 200);
 }
