@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Catalogue, CatalogueError } from '../classify/catalogue.js';
+import { tuneRuntime } from './runtime.js';
 import { ConfigError, resolveConfig, type ConfigSources } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { Daemon } from '../daemon.js';
@@ -67,6 +68,7 @@ async function runDaemon(args: ParsedArgs, io: Io): Promise<number> {
   const config: Config = resolveConfig(sources);
   if (config.web['config-file']) loadWebConfig(config.web['config-file']); // fail fast with exit 2
   const logger = createLogger(config.logging.level);
+  tuneRuntime();
   const daemon = new Daemon(config, logger);
 
   /** Validates the new config whole before touching anything; a bad one leaves the old one running. */

@@ -10,7 +10,8 @@ import type { Pipeline } from '../../pipeline.js';
 import { registerSource, type InputSource, type SourceContext } from '../registry.js';
 import { HepStreamFramer } from './framing.js';
 import { TCP, UDP, type DisconnectReason, type HepMetrics } from './metrics.js';
-import { HEP_DROP_REASONS, HEP_PARSE_ERRORS, HepProcessor } from './processor.js';
+import { HEP_DROP_REASONS, HEP_PARSE_ERRORS, HepProcessor, type ProcessorOptions } from './processor.js';
+import { warmUpHep } from './warmup.js';
 import { UdpSocketWatcher } from '../../net/procnet.js';
 
 type HepConfig = Config['hep'];
@@ -50,7 +51,7 @@ export class HepInput implements InputSource {
     const cfg = this.cfg;
     const addr = cfg['listen-address'];
     if (!addr) throw new Error('hep.listen-address is empty');
-    this.processor = new HepProcessor(this.pipeline, {
+    const opts: ProcessorOptions = {
       authKey: cfg['auth-key'] !== '' ? Buffer.from(cfg['auth-key'], 'utf8') : undefined,
       dedupWindowMs: cfg['dedup-window'],
       dedupMaxEntries: cfg['dedup-max-entries'],
@@ -58,7 +59,10 @@ export class HepInput implements InputSource {
       maxPendingTransactions: cfg['max-pending-transactions'],
       maxMessageSize: cfg['max-message-size'],
       logPackets: cfg['log-packets'],
-    });
+    };
+    // before the socket opens: the first packets then already run optimised code
+    warmUpHep(this.pipeline.catalogue, opts);
+    this.processor = new HepProcessor(this.pipeline, opts);
     latencyMetrics(this.pipeline.registry).showZeroSeries('hep');
     await this.bind(addr);
     const m = this.m;

@@ -110,8 +110,8 @@ export class HepProcessor {
     // Full capacity up front: growing a table rehashes every entry in one go, a pause of tens of ms at
     // hundreds of thousands of entries, long enough for the kernel to drop UDP packets at high rates.
     // The arrays are zero pages until touched, so an idle input costs address space, not memory.
-    this.responses = new DedupWindow(opts.dedupMaxEntries, opts.dedupWindowMs, opts.dedupMaxEntries);
-    this.requests = new DedupWindow(opts.dedupMaxEntries, opts.dedupWindowMs, opts.dedupMaxEntries);
+    this.responses = new DedupWindow(opts.dedupMaxEntries, opts.dedupWindowMs, opts.dedupMaxEntries, true);
+    this.requests = new DedupWindow(opts.dedupMaxEntries, opts.dedupWindowMs, opts.dedupMaxEntries, true);
     this.pending = new PendingTable(opts.maxPendingTransactions, opts.transactionTimeoutMs);
     this.ev = new HepEvent(this.scan, this.pkt);
     this.m = hepMetrics(pipeline.registry);

@@ -32,13 +32,20 @@ export class FpTable {
   rec: Int32Array;
   t: Float64Array;
 
-  constructor(readonly maxEntries: number, initialEntries = 4096, private readonly withTime = false) {
+  constructor(readonly maxEntries: number, initialEntries = 4096, private readonly withTime = false, prefault = false) {
     // load factor at most 3/4 at the bound, 1/2 while growing
     this.maxCap = nextPow2(Math.ceil((maxEntries * 4) / 3));
     this.cap = Math.min(this.maxCap, nextPow2(initialEntries * 2));
     this.mask = this.cap - 1;
     this.rec = new Int32Array(this.cap * 4);
     this.t = new Float64Array(withTime ? this.cap : 0);
+    if (prefault) {
+      // Large typed arrays are fresh zero pages: the first write to each 4 KiB page is a page fault.
+      // Taking all of them now (a memset) keeps them off the packet path, where thousands of faults in
+      // the first second of traffic stall the receive loop long enough for the kernel to drop packets.
+      this.rec.fill(0);
+      this.t.fill(0);
+    }
   }
 
   get capacity(): number {
@@ -175,10 +182,10 @@ export class DedupWindow {
   evictions = 0;
   private readonly genMax: number;
 
-  constructor(readonly maxEntries: number, public windowMs: number, initialEntries = 4096) {
+  constructor(readonly maxEntries: number, public windowMs: number, initialEntries = 4096, prefault = false) {
     this.genMax = Math.max(1, Math.floor(maxEntries / 2));
-    this.cur = new FpTable(this.genMax, Math.min(initialEntries, this.genMax));
-    this.prev = new FpTable(this.genMax, Math.min(initialEntries, this.genMax));
+    this.cur = new FpTable(this.genMax, Math.min(initialEntries, this.genMax), false, prefault);
+    this.prev = new FpTable(this.genMax, Math.min(initialEntries, this.genMax), false, prefault);
   }
 
   get size(): number {
