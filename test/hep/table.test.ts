@@ -89,6 +89,18 @@ describe('DedupWindow', () => {
     expect(w.size).toBeLessThanOrEqual(5000);
     expect(w.size + w.evictions).toBe(50_000);
   });
+
+  it('touching its pages in slices changes no entry', () => {
+    const w = new DedupWindow(200_000, 1_000_000, 200_000);
+    for (let i = 0; i < 50_000; i++) expect(w.seen(Math.imul(i, 0x9e3779b1), i, 7, 0)).toBe(0);
+    let pages = Infinity;
+    for (let from = 0; from < pages; from += 10) pages = w.touchPages(from, from + 10);
+    // 100,000 entries per generation -> 262,144 slots of 16 bytes = 4 MiB = 1024 pages
+    expect(pages).toBe(1024);
+    for (let i = 0; i < 50_000; i++) expect(w.seen(Math.imul(i, 0x9e3779b1), i, 7, 0)).toBe(1);
+    expect(w.seen(1, 50_001, 7, 0)).toBe(0);
+    expect(w.size).toBe(50_001);
+  });
 });
 
 describe('PendingTable', () => {

@@ -269,6 +269,7 @@ export class HepInput implements InputSource {
     this.timer = undefined;
     await this.closeSockets();
     if (this.processor) {
+      this.processor.close();
       this.processor.tick(Date.now());
       const m = this.processor.metrics;
       m.collectors = {};

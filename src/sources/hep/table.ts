@@ -10,6 +10,8 @@
  */
 
 const MIN_CAPACITY = 1024;
+/** Int32 words per 4 KiB page. */
+const PAGE_WORDS = 1024;
 
 function nextPow2(n: number): number {
   let c = MIN_CAPACITY;
@@ -32,20 +34,28 @@ export class FpTable {
   rec: Int32Array;
   t: Float64Array;
 
-  constructor(readonly maxEntries: number, initialEntries = 4096, private readonly withTime = false, prefault = false) {
+  constructor(readonly maxEntries: number, initialEntries = 4096, private readonly withTime = false) {
     // load factor at most 3/4 at the bound, 1/2 while growing
     this.maxCap = nextPow2(Math.ceil((maxEntries * 4) / 3));
     this.cap = Math.min(this.maxCap, nextPow2(initialEntries * 2));
     this.mask = this.cap - 1;
     this.rec = new Int32Array(this.cap * 4);
     this.t = new Float64Array(withTime ? this.cap : 0);
-    if (prefault) {
-      // Large typed arrays are fresh zero pages: the first write to each 4 KiB page is a page fault.
-      // Taking all of them now (a memset) keeps them off the packet path, where thousands of faults in
-      // the first second of traffic stall the receive loop long enough for the kernel to drop packets.
-      this.rec.fill(0);
-      this.t.fill(0);
-    }
+  }
+
+  /**
+   * Writes one word of every 4 KiB page of rec in [fromPage, toPage) without changing it, so the
+   * kernel backs those pages now. Returns the page count of rec. Large typed arrays start as untouched
+   * zero pages; the first write to each is a page fault, and thousands of them in the first second of
+   * traffic stall the receive loop long enough for the kernel to drop UDP packets.
+   */
+  touchPages(fromPage: number, toPage: number): number {
+    const rec = this.rec;
+    const pages = Math.ceil(rec.length / PAGE_WORDS);
+    const end = Math.min(toPage, pages) * PAGE_WORDS;
+    // Atomics.add(…, 0): a real write of the same value that the compiler cannot drop.
+    for (let i = fromPage * PAGE_WORDS; i < end; i += PAGE_WORDS) Atomics.add(rec, i, 0);
+    return pages;
   }
 
   get capacity(): number {
@@ -182,10 +192,16 @@ export class DedupWindow {
   evictions = 0;
   private readonly genMax: number;
 
-  constructor(readonly maxEntries: number, public windowMs: number, initialEntries = 4096, prefault = false) {
+  constructor(readonly maxEntries: number, public windowMs: number, initialEntries = 4096) {
     this.genMax = Math.max(1, Math.floor(maxEntries / 2));
-    this.cur = new FpTable(this.genMax, Math.min(initialEntries, this.genMax), false, prefault);
-    this.prev = new FpTable(this.genMax, Math.min(initialEntries, this.genMax), false, prefault);
+    this.cur = new FpTable(this.genMax, Math.min(initialEntries, this.genMax));
+    this.prev = new FpTable(this.genMax, Math.min(initialEntries, this.genMax));
+  }
+
+  /** Backs pages [fromPage, toPage) of both generations with memory (FpTable.touchPages); returns the page count of one. */
+  touchPages(fromPage: number, toPage: number): number {
+    this.prev.touchPages(fromPage, toPage);
+    return this.cur.touchPages(fromPage, toPage);
   }
 
   get size(): number {

@@ -29,6 +29,7 @@ export function warmUpHep(catalogue: Catalogue, opts: ProcessorOptions, packets 
     writeDigits(t.buf, t.idAt, (i / templates.length / 2) | 0);
     scratch.handle(t.buf, 0, t.buf.length, 0, now + i);
   }
+  scratch.close();
   // returned for tests: what the synthetic traffic was counted as
   return pipeline;
 }
