@@ -50,6 +50,21 @@ describe('HEP over TCP: slow, stuck, half-closed and reset clients', () => {
     const d = await startDaemon(['--hep.listen-address=127.0.0.1:0', '--hep.udp=false', '--hep.tcp-idle-timeout=3s', '--hep.max-connections=64']);
     try {
       const addr = d.addresses['hep.tcp']!;
+      // The first packet makes the input back its de-duplication tables with memory (a fixed cost of
+      // tens of MiB, done in slices): take the memory baseline after that, so it measures connections.
+      const prime = await connectTcp(addr);
+      await write(prime, hepResponse('prime', 0));
+      await poll(async () => sum(await d.metrics(), 'sip_exporter_hep_packets_total', { transport: 'tcp' }) === 1, 'the priming packet');
+      prime.end();
+      await closed(prime);
+      await poll(async () => sum(await d.metrics(), 'sip_exporter_hep_tcp_connections') === 0, 'the priming connection to close');
+      let last = 0;
+      await poll(async () => {
+        const r = d.rss();
+        const settled = Math.abs(r - last) < MiB;
+        last = r;
+        return settled;
+      }, 'the tables to be backed', 10_000, 200);
       const m0 = await d.metrics();
       const rss0 = d.rss();
 
