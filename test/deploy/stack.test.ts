@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/daemon.js';
+import { runScript } from './util.js';
 
 /**
  * The docker compose recipe's containers for real, without a container engine
@@ -14,19 +12,7 @@ import { ROOT } from '../helpers/daemon.js';
  */
 describe('docker compose recipe, run with buildah', () => {
   it('builds both images and the stack counts the demo calls, scraped by Prometheus', async () => {
-    const out: string[] = [];
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const p = spawn('bash', [join(ROOT, 'scripts/container/stack.sh')], {
-        cwd: ROOT,
-        env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      p.stdout.setEncoding('utf8').on('data', (d: string) => out.push(d));
-      p.stderr.setEncoding('utf8').on('data', (d: string) => out.push(d));
-      p.on('error', reject);
-      p.on('exit', resolve);
-    });
-    const text = out.join('');
+    const { code, text } = await runScript('scripts/container/stack.sh');
     const summary = text.split('\n').filter((l) => l.startsWith('[timing]') || l.startsWith('{"expected"') || l.includes('Prometheus scraped'));
     if (summary.length > 0) console.log(summary.join('\n'));
     expect(code, text).toBe(0);

@@ -1,6 +1,7 @@
-/** Shared by the deploy tests: the Dockerfile's runtime settings, schema validation, config resolution. */
+/** Shared by the deploy tests: the Dockerfile's runtime settings, schema validation, config resolution, script runs. */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { resolveConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -61,4 +62,23 @@ export function rulesJob(): string {
   const m = /^selector: '.*job="([^"]+)".*'$/m.exec(text);
   if (!m) throw new Error('no job="..." selector in rules/thresholds.yml');
   return m[1]!;
+}
+
+/**
+ * Runs a repository bash script (path relative to the root) with this Node first on PATH; resolves with
+ * its exit code and everything it printed on stdout and stderr, interleaved.
+ */
+export function runScript(script: string): Promise<{ code: number | null; text: string }> {
+  const out: string[] = [];
+  return new Promise((resolve, reject) => {
+    const p = spawn('bash', [join(ROOT, script)], {
+      cwd: ROOT,
+      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    p.stdout.setEncoding('utf8').on('data', (d: string) => out.push(d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => out.push(d));
+    p.on('error', reject);
+    p.on('exit', (code) => resolve({ code, text: out.join('') }));
+  });
 }
