@@ -107,6 +107,9 @@ export class HepProcessor {
   private reported: Record<WindowName, number> = { responses: 0, requests: 0, transactions: 0 };
   /** Requests not timed because the pending table was full. */
   private pendingFull = 0;
+  /** The first packet has started touchTables; close() stops it. */
+  private touching = false;
+  private closed = false;
 
   constructor(private readonly pipeline: Pipeline, private readonly opts: ProcessorOptions) {
     // Full capacity up front: growing a table rehashes every entry in one go, a pause of tens of ms at
@@ -152,10 +155,7 @@ export class HepProcessor {
     if (to < pages) setImmediate(() => this.touchTables(to));
   }
 
-  private touching = false;
-  private closed = false;
-
-  /** Stops background work (the table touching); the processor must not be used afterwards. */
+  /** Stops the background table touching (at input stop); counting and tick() still work. */
   close(): void {
     this.closed = true;
   }
