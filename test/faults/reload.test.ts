@@ -102,6 +102,21 @@ function logWriter(path: string, tag: string, everyMs = 5): { stop: () => Promis
   };
 }
 
+/**
+ * Appends lines every `everyMs` while three reloads (POST /-/reload) each change log.poll-interval, so
+ * the log input restarts three times under writes; returns the number of lines written.
+ */
+async function restartLogInputWhileWriting(s: Setup, d: Daemon, everyMs: number): Promise<number> {
+  const w = logWriter(s.log, 'w', everyMs);
+  await sleep(300);
+  for (const interval of ['200ms', '150ms', '100ms']) {
+    s.write({ log: { 'poll-interval': interval } });
+    expect((await post(d)).status).toBe(200);
+    await sleep(200);
+  }
+  return w.stop();
+}
+
 async function logCount(d: Daemon, n: number, what: string): Promise<void> {
   await poll(async () => sum(await d.metrics(), 'sip_exporter_events_total', { source: 'log' }) === n, what, 15_000);
   await sleep(300);
@@ -194,14 +209,7 @@ describe('reload with a changed input (POST /-/reload)', () => {
     const s = await setup({ positionFile: true });
     const d = await daemon(s, ['--web.enable-lifecycle']);
     try {
-      const w = logWriter(s.log, 'w', 2);
-      await sleep(300);
-      for (const interval of ['200ms', '150ms', '100ms']) {
-        s.write({ log: { 'poll-interval': interval } });
-        expect((await post(d)).status).toBe(200);
-        await sleep(200);
-      }
-      const written = await w.stop();
+      const written = await restartLogInputWhileWriting(s, d, 2);
       await logCount(d, written, `${written} log lines across 3 restarts of the log input`);
       expect(responses(await d.metrics(), 'log')).toEqual(sorted(expectedCounts(0, written)));
       expect(logsWith(d, 'following log file')).toHaveLength(4);
@@ -216,14 +224,7 @@ describe('reload with a changed input (POST /-/reload)', () => {
     const s = await setup();
     const d = await daemon(s, ['--web.enable-lifecycle']);
     try {
-      const w = logWriter(s.log, 'w', 1);
-      await sleep(300);
-      for (const interval of ['200ms', '150ms', '100ms']) {
-        s.write({ log: { 'poll-interval': interval } });
-        expect((await post(d)).status).toBe(200);
-        await sleep(200);
-      }
-      const written = await w.stop();
+      const written = await restartLogInputWhileWriting(s, d, 1);
       await logCount(d, written, `${written} log lines`);
       expect(responses(await d.metrics(), 'log')).toEqual(sorted(expectedCounts(0, written)));
       expect(sum(await d.metrics(), 'sip_exporter_config_reloads_total', { result: 'success' })).toBe(3);

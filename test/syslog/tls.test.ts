@@ -46,15 +46,21 @@ function tlsSend(address: string, data: string, opts: ClientOpts = {}): Promise<
   });
 }
 
+/** A daemon with only the syslog TLS listener, on a free loopback port, with the test server certificate. */
+function startTlsDaemon(...extra: string[]): Promise<RunningDaemon> {
+  return startDaemon([
+    '--syslog.listen-address=',
+    '--syslog.tls-listen-address=127.0.0.1:0',
+    `--syslog.tls-cert-file=${certs.serverCert}`,
+    `--syslog.tls-key-file=${certs.serverKey}`,
+    ...extra,
+  ]);
+}
+
 describe('syslog over TLS', () => {
   let d: RunningDaemon;
   beforeAll(async () => {
-    d = await startDaemon([
-      '--syslog.listen-address=',
-      '--syslog.tls-listen-address=127.0.0.1:0',
-      `--syslog.tls-cert-file=${certs.serverCert}`,
-      `--syslog.tls-key-file=${certs.serverKey}`,
-    ]);
+    d = await startTlsDaemon();
   });
   afterAll(async () => {
     expect(await d.stop()).toBe(0);
@@ -98,13 +104,7 @@ describe('syslog over TLS', () => {
 describe('syslog over TLS with client certificates', () => {
   let d: RunningDaemon;
   beforeAll(async () => {
-    d = await startDaemon([
-      '--syslog.listen-address=',
-      '--syslog.tls-listen-address=127.0.0.1:0',
-      `--syslog.tls-cert-file=${certs.serverCert}`,
-      `--syslog.tls-key-file=${certs.serverKey}`,
-      `--syslog.tls-client-ca-file=${certs.ca}`,
-    ]);
+    d = await startTlsDaemon(`--syslog.tls-client-ca-file=${certs.ca}`);
   });
   afterAll(async () => {
     expect(await d.stop()).toBe(0);
