@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { accLogLine, expectedCounts, noiseLine } from '../../bench/soak/traffic.mjs';
 import { Tailer } from '../../src/sources/tail/tailer.js';
-import { killAll, logsWith, poll, responses, sleep, sorted, startDaemon, sum, tempDir, type Daemon } from './helpers.js';
+import { killAll, logsWith, poll, responses, sleep, sorted, startDaemon, sum, tempDir, type Daemon, type Sample } from './helpers.js';
 
 afterAll(killAll);
 const cleanups: (() => void)[] = [];
@@ -50,6 +50,22 @@ function accLines(tag: string, from: number, to: number): string {
   let s = '';
   for (let i = from; i < to; i++) s += `${accLogLine(tag, i)}\n`;
   return s;
+}
+
+/** A new, empty app.log in a fresh temporary directory. */
+function emptyLogFile(): string {
+  const file = join(dir(), 'app.log');
+  writeFileSync(file, '');
+  return file;
+}
+
+/** After a quiet half second: lines 0..n-1 were each counted exactly once, nothing more. Returns the metrics. */
+async function expectEveryLineOnce(d: Daemon, n: number): Promise<Sample[]> {
+  await sleep(500);
+  const m = await d.metrics();
+  expect(sum(m, 'sip_exporter_events_total', { source: 'log' })).toBe(n);
+  expect(responses(m, 'log')).toEqual(sorted(expectedCounts(0, n)));
+  return m;
 }
 
 async function waitLogCount(d: Daemon, n: number, what: string, timeoutMs = 20_000): Promise<void> {
@@ -150,9 +166,7 @@ describe('log files: the directory disappears and comes back', () => {
 
 describe('log files: a file replaced by a directory', () => {
   it('never crashes, and reads the file that replaces the directory again', async () => {
-    const root = dir();
-    const file = join(root, 'app.log');
-    writeFileSync(file, '');
+    const file = emptyLogFile();
     const d = await startDaemon([`--log.path=${file}`, '--log.poll-interval=100ms', '--log.rotate-wait=200ms']);
     try {
       appendFileSync(file, lines('a', 0, 6));
@@ -192,9 +206,7 @@ describe('log files: a file replaced by a directory', () => {
 
 describe('log files: a very long line without a newline', () => {
   it('discards a 120 MiB line with bounded memory, counts it once, and parses the lines after it', async () => {
-    const root = dir();
-    const file = join(root, 'app.log');
-    writeFileSync(file, '');
+    const file = emptyLogFile();
     const d = await startDaemon([`--log.path=${file}`, '--log.poll-interval=100ms']);
     try {
       appendFileSync(file, lines('a', 0, 3));
@@ -240,9 +252,7 @@ describe('log files: a very long line without a newline', () => {
 
 describe('log files: rotation storms', () => {
   it('100 rename rotations 20 ms apart (logrotate "create" style): every line exactly once, a bounded number of log lines per rotation', async () => {
-    const root = dir();
-    const file = join(root, 'app.log');
-    writeFileSync(file, '');
+    const file = emptyLogFile();
     const d = await startDaemon([`--log.path=${file}`, '--log.rotate-wait=1s']);
     try {
       const logLines = d.logs.length;
@@ -257,10 +267,7 @@ describe('log files: rotation storms', () => {
       appendFileSync(file, lines('storm', n, n + 5));
       n += 5;
       await waitLogCount(d, n, `${n} lines through 100 rotations`);
-      await sleep(500);
-      const m = await d.metrics();
-      expect(sum(m, 'sip_exporter_events_total', { source: 'log' })).toBe(n);
-      expect(responses(m, 'log')).toEqual(sorted(expectedCounts(0, n)));
+      const m = await expectEveryLineOnce(d, n);
       expect(sum(m, 'sip_exporter_log_file_errors_total')).toBe(0);
       expect(warnings(d)).toHaveLength(0);
       const perRotation = (d.logs.length - logLines) / 100;
@@ -277,9 +284,7 @@ describe('log files: rotation storms', () => {
   // write, as most loggers do after a rename): files created and renamed away between two checks, or while
   // the path does not exist, are found and read (before b6336ee: 550 of 1005 lines counted).
   it('200 back-to-back rename rotations with lazy re-creation: every line exactly once', async () => {
-    const root = dir();
-    const file = join(root, 'app.log');
-    writeFileSync(file, '');
+    const file = emptyLogFile();
     const d = await startDaemon([`--log.path=${file}`, '--log.rotate-wait=2s']);
     try {
       let n = 0;
@@ -294,10 +299,7 @@ describe('log files: rotation storms', () => {
       writeFileSync(file, lines('storm', n, n + 5));
       n += 5;
       await waitLogCount(d, n, `${n} lines through 200 lazy rotations`);
-      await sleep(500);
-      const m = await d.metrics();
-      expect(sum(m, 'sip_exporter_events_total', { source: 'log' })).toBe(n);
-      expect(responses(m, 'log')).toEqual(sorted(expectedCounts(0, n)));
+      await expectEveryLineOnce(d, n);
       expect(warnings(d)).toHaveLength(0);
     } finally {
       expect(await d.stop()).toBe(0);
@@ -310,9 +312,7 @@ describe('log files: rotation storms', () => {
     // documented limit of copytruncate (docs/operations.md). Here the tailer gets 60 ms before each copy
     // and 60 ms after each truncation. Cycles alternate 6 and 12 lines (acc records only);
     // the same-length rewrite has a test of its own below.
-    const root = dir();
-    const file = join(root, 'app.log');
-    writeFileSync(file, '');
+    const file = emptyLogFile();
     const d = await startDaemon([`--log.path=${file}`, '--log.poll-interval=50ms']);
     try {
       let n = 0;
@@ -328,10 +328,7 @@ describe('log files: rotation storms', () => {
       appendFileSync(file, accLines('ct', n, n + 8));
       n += 8;
       await waitLogCount(d, n, `${n} lines through 30 copytruncates`);
-      await sleep(500);
-      const m = await d.metrics();
-      expect(sum(m, 'sip_exporter_events_total', { source: 'log' })).toBe(n);
-      expect(responses(m, 'log')).toEqual(sorted(expectedCounts(0, n)));
+      const m = await expectEveryLineOnce(d, n);
       expect(sum(m, 'sip_exporter_log_rotations_total', { kind: 'truncate' })).toBe(30);
       expect(warnings(d)).toHaveLength(0);
     } finally {
@@ -345,9 +342,7 @@ describe('log files: rotation storms', () => {
   // them as they were, and the copy is still found. Before the snapshot was taken with the read, it was
   // re-read from the file afterwards, came back empty in that case, and 1 run in 5 lost lines here.
   it('lines written just before each of 30 copytruncates are read from the copies', async () => {
-    const root = dir();
-    const file = join(root, 'app.log');
-    writeFileSync(file, '');
+    const file = emptyLogFile();
     const d = await startDaemon([`--log.path=${file}`, '--log.poll-interval=50ms']);
     try {
       let n = 0;
@@ -379,9 +374,7 @@ describe('log files: rotation storms', () => {
   // is noticed (mtime and the bytes before the offset) and read again from its start; before b6336ee
   // the lines stayed uncounted until the file grew again (a copytruncate storm lost one whole cycle).
   it('a truncated file rewritten to exactly the length already read is noticed and read', async () => {
-    const root = dir();
-    const file = join(root, 'app.log');
-    writeFileSync(file, '');
+    const file = emptyLogFile();
     const d = await startDaemon([`--log.path=${file}`, '--log.poll-interval=50ms']);
     try {
       const first = lines('same', 0, 4);
