@@ -525,23 +525,8 @@ export class Tailer {
    * read completely. Compressed files are skipped.
    */
   private async readMissedRotations(path: string, since: number): Promise<void> {
-    const dir = dirname(path);
     const base = basename(path);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      if (name === base || !name.startsWith(base)) continue;
-      const p = join(dir, name);
-      let st: Stats;
-      try {
-        st = await stat(p);
-      } catch {
-        continue;
-      }
+    for await (const { path: p, st } of statEntries(dirname(path), (name) => name !== base && name.startsWith(base))) {
       // File times come from a coarse kernel clock that can lag Date.now() by a few milliseconds: `since`
       // has a margin.
       if (!st.isFile() || st.mtimeMs < since || st.size === 0) continue;
@@ -799,8 +784,11 @@ async function endsWithNewline(fh: FileHandle, size: number): Promise<boolean> {
   }
 }
 
-/** Every entry of a directory with its stat (entries that vanish meanwhile are skipped; an unreadable directory yields nothing). */
-async function* statEntries(dir: string): AsyncGenerator<{ path: string; st: Stats }> {
+/**
+ * Every entry of a directory with its stat, or only those whose name passes `keep` (only they are
+ * stat'ed). Entries that vanish meanwhile are skipped; an unreadable directory yields nothing.
+ */
+async function* statEntries(dir: string, keep?: (name: string) => boolean): AsyncGenerator<{ path: string; st: Stats }> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -808,6 +796,7 @@ async function* statEntries(dir: string): AsyncGenerator<{ path: string; st: Sta
     return;
   }
   for (const name of names) {
+    if (keep && !keep(name)) continue;
     const path = join(dir, name);
     try {
       yield { path, st: await stat(path) };
