@@ -13,6 +13,7 @@ import {
   GRAFANA_ALERTING_PATH,
   outOfDate,
   parseThresholds,
+  type PromRule,
   RULES_PATH,
   RUNBOOK_PATH,
   THRESHOLDS_PATH,
@@ -23,15 +24,7 @@ import type { Json } from './dashboards.js';
 
 const read = (rel: string): string => readFileSync(join(ROOT, rel), 'utf8');
 
-interface Rule {
-  record?: string;
-  alert?: string;
-  expr: string;
-  for?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-const rulesFile = parseYaml(read(RULES_PATH)) as { groups: { name: string; interval?: string; rules: Rule[] }[] };
+const rulesFile = parseYaml(read(RULES_PATH)) as { groups: { name: string; interval?: string; rules: PromRule[] }[] };
 const alerts = rulesFile.groups.flatMap((g) => g.rules).filter((r) => r.alert !== undefined);
 const records = rulesFile.groups.flatMap((g) => g.rules).filter((r) => r.record !== undefined);
 const catalogue = JSON.parse(read('data/catalogue.json')) as { codes: { code: number; reason: string; causes: string[]; actions: string[] }[] };
